@@ -1,0 +1,29 @@
+"""Errors raised to users: one line that names the problem and the fix."""
+
+
+class ConceptPatchError(Exception):
+    """Base class of every error conceptpatch raises on bad input."""
+
+
+class SuiteError(ConceptPatchError):
+    """A suite file is malformed or names something that does not exist."""
+
+
+class LexiconError(ConceptPatchError):
+    """A lexicon is malformed or lacks a concept or language the run needs."""
+
+
+class PromptError(ConceptPatchError):
+    """A prompt cannot be built or its query position cannot be located."""
+
+
+class CheckpointError(ConceptPatchError):
+    """A checkpoint cannot be found, is unsafe to load, or has an unknown architecture."""
+
+
+class StoreError(ConceptPatchError):
+    """The results store is unwritable or was written by an incompatible version."""
+
+
+class AnnotationError(ConceptPatchError):
+    """An annotation sheet is malformed."""

@@ -1,0 +1,18 @@
+"""Where conceptpatch keeps what it builds: the user cache dir, overridable for tests and CI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+__all__ = ["ENV_CACHE", "cache_root"]
+
+ENV_CACHE = "CONCEPTPATCH_CACHE"
+
+
+def cache_root() -> Path:
+    """``$CONCEPTPATCH_CACHE`` when set, else the platform's user cache dir for conceptpatch."""
+    base = os.environ.get(ENV_CACHE)
+    return Path(base) if base else Path(platformdirs.user_cache_dir("conceptpatch"))

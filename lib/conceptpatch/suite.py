@@ -1,0 +1,460 @@
+"""Suites: a TOML file that says which checkpoints, languages, lexicon, prompts and layers to run.
+
+`parse_suite` validates a TOML document into a frozen `Suite` without loading any model: unknown
+keys get a "did you mean", wrong types and values a one-line fix. `resolve` then turns the suite's
+model section into concrete checkpoints and its lexicon section into a `Lexicon` (training the
+organism or building a tiny random model on first use).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from conceptpatch.checkpoints import DTYPES, Checkpoint
+from conceptpatch.errors import ConceptPatchError, SuiteError
+from conceptpatch.lexicon import Lexicon, language, load_lexicon
+from conceptpatch.patching import POSITION_MODES
+from conceptpatch.prompts import DEFAULT_TEMPLATE, Template
+
+__all__ = [
+    "SETTINGS",
+    "Resolved",
+    "Suite",
+    "load_suite",
+    "parse_suite",
+    "resolve",
+]
+
+#: Source settings of the paper, plus the unpatched baseline.
+SETTINGS: tuple[str, ...] = ("seen", "target", "en_en", "self", "unpatched")
+SHOTS: tuple[str, ...] = ("per_trial", "per_pair")
+LEXICON_FORMATS: tuple[str, ...] = ("long_csv", "multisimlex", "concepticon")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _str_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "int": (_is_int, "an integer"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "strs": (_str_list, "a list of strings"),
+    "layers": (
+        lambda v: v == "all" or (isinstance(v, list) and all(_is_int(x) for x in v)),
+        '"all" or a list of integers',
+    ),
+    "tables": (
+        lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
+        "an array of tables",
+    ),
+    "batch": (lambda v: v == "auto" or (_is_int(v) and v > 0), '"auto" or a positive integer'),
+}
+
+#: section -> key -> type name. The top level is section "".
+_SCHEMA: dict[str, dict[str, str]] = {
+    "": {"name": "str", "description": "str", "seed": "int"},
+    "model": {
+        "organism": "str", "organism_seed": "int",
+        "random": "str", "random_layers": "int", "random_hidden": "int",
+        "checkpoints": "tables",
+        "glob": "str", "step_pattern": "str", "tokens_per_step": "int", "phases": "tables",
+        "dtype": "str", "device": "str", "device_map": "str", "trust_remote_code": "bool",
+        "batch_size": "batch",
+    },
+    "lexicon": {"builtin": "str", "path": "str", "format": "str", "pos": "str"},
+    "languages": {"seen": "strs", "unseen": "strs"},
+    "prompt": {"k": "int", "template": "str", "separator": "str", "shots": "str"},
+    "patch": {
+        "layers": "layers", "position": "str", "settings": "strs", "max_new_tokens": "int",
+        "source_pairs": "int",
+    },
+    "sample": {"trials": "int"},
+}  # fmt: skip
+_CHECKPOINT_KEYS: dict[str, str] = {
+    "name": "str", "path": "str", "hub": "str", "revision": "str",
+    "step": "int", "tokens": "int", "phase": "int",
+}  # fmt: skip
+_PHASE_KEYS: dict[str, str] = {"from_step": "int", "phase": "int"}
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A validated suite. Paths are absolute; ``model`` keeps the raw (validated) model section."""
+
+    name: str
+    seed: int
+    model: Mapping[str, Any]
+    lexicon: Mapping[str, Any]
+    seen: tuple[str, ...]
+    unseen: tuple[str, ...]
+    k: int = 5
+    template: Template = field(default_factory=Template)
+    shots: str = "per_trial"
+    layers: tuple[int, ...] | None = None  # None = all layers
+    position: str = "last"
+    settings: tuple[str, ...] = ("seen", "en_en", "unpatched")
+    max_new_tokens: int = 8
+    source_pairs: int = 4
+    trials: int = 100
+    description: str = ""
+    path: str | None = None
+
+    @property
+    def dtype(self) -> str:
+        return str(self.model.get("dtype", "float32"))
+
+    @property
+    def device(self) -> str:
+        return str(self.model.get("device", "cpu"))
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return self.seen + self.unseen
+
+    def to_dict(self) -> dict[str, Any]:
+        """The suite as plain JSON-able data (for hashing, reports and the store)."""
+        data = asdict(self)
+        data["template"] = {"line": self.template.line, "separator": self.template.separator}
+        data["model"] = dict(self.model)
+        data["lexicon"] = dict(self.lexicon)
+        return data
+
+    def settings_hash(self) -> str:
+        """Hash of everything that determines a unit's rows, apart from the checkpoint itself."""
+        data = self.to_dict()
+        for key in ("name", "description", "path"):
+            data.pop(key)
+        for key in ("checkpoints", "glob", "phases", "device", "device_map", "batch_size"):
+            data["model"].pop(key, None)
+        blob = json.dumps(data, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _suggest(key: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(key, options, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_keys(where: str, table: Mapping[str, Any], schema: Mapping[str, str]) -> None:
+    for key, value in table.items():
+        if key not in schema:
+            hint = _suggest(key, list(schema))
+            raise SuiteError(
+                f"unknown key {key!r} in {where}{hint}: valid keys are {', '.join(schema)}"
+            )
+        check, what = _TYPES[schema[key]]
+        if not check(value):
+            raise SuiteError(f"{where}.{key} must be {what}, got {value!r}: fix the suite file")
+
+
+def _choice(where: str, value: str, options: tuple[str, ...]) -> str:
+    if value not in options:
+        hint = _suggest(value, list(options))
+        raise SuiteError(f"{where} = {value!r} is not one of {', '.join(options)}{hint}")
+    return value
+
+
+def _positive(where: str, value: int) -> int:
+    if value < 1:
+        raise SuiteError(f"{where} must be at least 1, got {value}: fix the suite file")
+    return value
+
+
+def _validate_model(model: Mapping[str, Any]) -> None:
+    sources = [k for k in ("organism", "random", "checkpoints", "glob") if k in model]
+    if len(sources) != 1:
+        raise SuiteError(
+            "[model] must name exactly one checkpoint source, one of organism, random,"
+            f" checkpoints or glob (found {', '.join(sources) or 'none'}): keep one of them"
+        )
+    _choice("model.dtype", str(model.get("dtype", "float32")), tuple(DTYPES))
+    for i, entry in enumerate(model.get("checkpoints", [])):
+        _check_keys(f"model.checkpoints[{i}]", entry, _CHECKPOINT_KEYS)
+        if ("path" in entry) == ("hub" in entry):
+            raise SuiteError(
+                f"model.checkpoints[{i}] must have exactly one of path or hub: give a local"
+                " directory or a hub id (with revision)"
+            )
+    names = [e.get("name") or e.get("revision") or e.get("path") or e.get("hub")
+             for e in model.get("checkpoints", [])]  # fmt: skip
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise SuiteError(
+            f"model.checkpoints has duplicate names {', '.join(map(str, duplicated))}:"
+            " give each checkpoint a unique name"
+        )
+    for i, entry in enumerate(model.get("phases", [])):
+        _check_keys(f"model.phases[{i}]", entry, _PHASE_KEYS)
+    if "step_pattern" in model:
+        try:
+            re.compile(model["step_pattern"])
+        except re.error as err:
+            raise SuiteError(f"model.step_pattern is not a valid regex ({err}): fix it") from None
+
+
+def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "suite") -> Suite:
+    """Validate a parsed TOML document into a `Suite`; ``base`` resolves relative paths."""
+    if not isinstance(data, Mapping):
+        raise SuiteError("a suite must be a TOML table: see suites/tiny-random.toml for the format")
+    top = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    sections = {k: v for k, v in data.items() if isinstance(v, dict)}
+    for key in sections:
+        if key not in _SCHEMA or key == "":
+            hint = _suggest(key, [s for s in _SCHEMA if s])
+            raise SuiteError(
+                f"unknown section [{key}]{hint}: valid sections are"
+                f" {', '.join(s for s in _SCHEMA if s)}"
+            )
+    _check_keys("the top level", top, _SCHEMA[""])
+    for key, table in sections.items():
+        _check_keys(f"[{key}]", table, _SCHEMA[key])
+    model = dict(sections.get("model", {}))
+    _validate_model(model)
+    base = base or Path.cwd()
+    for key in ("glob",):
+        if key in model:
+            model[key] = str(base / model[key])
+    if "checkpoints" in model:
+        model["checkpoints"] = [
+            {**e, "path": str(base / e["path"])} if "path" in e else dict(e)
+            for e in model["checkpoints"]
+        ]
+    lexicon = dict(sections.get("lexicon", {}))
+    if "builtin" in lexicon and "path" in lexicon:
+        raise SuiteError("[lexicon] names both builtin and path: keep one of them")
+    if "builtin" in lexicon:
+        _choice("lexicon.builtin", lexicon["builtin"], ("cldr",))
+    if "path" in lexicon:
+        lexicon["path"] = str(base / lexicon["path"])
+    _choice("lexicon.format", lexicon.get("format", "long_csv"), LEXICON_FORMATS)
+    if not lexicon and "organism" not in model:
+        raise SuiteError('the suite has no [lexicon]: add builtin = "cldr" or path = "lexicon.csv"')
+    languages = sections.get("languages", {})
+    seen = tuple(languages.get("seen", ()))
+    unseen = tuple(languages.get("unseen", ()))
+    for code in seen + unseen:
+        try:
+            language(code)
+        except ConceptPatchError as err:
+            raise SuiteError(f"[languages]: {err}") from None
+    both = sorted(set(seen) & set(unseen))
+    if both:
+        raise SuiteError(f"languages {', '.join(both)} are both seen and unseen: keep them in one")
+    if not seen and "organism" not in model:
+        raise SuiteError("[languages] seen is empty: list at least two seen language codes")
+    prompt = sections.get("prompt", {})
+    patch = sections.get("patch", {})
+    settings = tuple(patch.get("settings", ("seen", "en_en", "unpatched")))
+    for s in settings:
+        _choice("patch.settings entry", s, SETTINGS)
+    layers = patch.get("layers", "all")
+    template = Template(
+        line=prompt.get("template", DEFAULT_TEMPLATE), separator=prompt.get("separator", "\n")
+    )
+    return Suite(
+        name=str(data.get("name", name)),
+        seed=int(data.get("seed", 0)),
+        description=str(data.get("description", "")),
+        model=model,
+        lexicon=lexicon,
+        seen=seen,
+        unseen=unseen,
+        k=_positive("prompt.k", prompt.get("k", 5)) if prompt.get("k", 5) != 0 else 0,
+        template=template,
+        shots=_choice("prompt.shots", prompt.get("shots", "per_trial"), SHOTS),
+        layers=None if layers == "all" else tuple(layers),
+        position=_choice("patch.position", patch.get("position", "last"), POSITION_MODES),
+        settings=settings,
+        max_new_tokens=_positive("patch.max_new_tokens", patch.get("max_new_tokens", 8)),
+        source_pairs=_positive("patch.source_pairs", patch.get("source_pairs", 4)),
+        trials=_positive("sample.trials", sections.get("sample", {}).get("trials", 100)),
+    )
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read and validate a suite TOML file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SuiteError(f"suite file {str(path)!r} does not exist: check the path") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SuiteError(f"suite file {str(path)!r} cannot be read ({err}): fix it") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise SuiteError(
+            f"suite file {str(path)!r} is not valid TOML ({err}): fix the syntax"
+        ) from None
+    suite = parse_suite(data, base=path.parent.resolve(), name=path.stem)
+    return Suite(**{**suite.__dict__, "path": str(path.resolve())})
+
+
+class OrganismNotTrained(SuiteError):
+    """The suite's organism is not in the cache yet (raised only when building is off)."""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A suite made concrete: its checkpoints, its lexicon, and its seen/unseen languages."""
+
+    suite: Suite
+    checkpoints: tuple[Checkpoint, ...]
+    lexicon: Lexicon
+    seen: tuple[str, ...]
+    unseen: tuple[str, ...]
+
+
+def _glob_checkpoints(model: Mapping[str, Any]) -> tuple[Checkpoint, ...]:
+    pattern = re.compile(model.get("step_pattern", r"(\d+)"))
+    phases = sorted(model.get("phases", []), key=lambda p: p["from_step"])
+    per_step = int(model.get("tokens_per_step", 0))
+    found = []
+    for path in sorted(Path("/").glob(model["glob"].lstrip("/"))):
+        match = pattern.search(path.name)
+        if not path.is_dir() or match is None:
+            continue
+        step = int(match.group(1))
+        phase = max((p["phase"] for p in phases if step >= p["from_step"]), default=1)
+        found.append(Checkpoint(path.name, str(path), None, None, step, step * per_step, phase))
+    if not found:
+        raise SuiteError(
+            f"model.glob {model['glob']!r} matches no checkpoint directory whose name contains a"
+            " step (model.step_pattern): fix the glob or the pattern"
+        )
+    return tuple(sorted(found, key=lambda c: c.step))
+
+
+def _listed_checkpoints(model: Mapping[str, Any]) -> tuple[Checkpoint, ...]:
+    out = []
+    for e in model["checkpoints"]:
+        name = e.get("name") or e.get("revision") or Path(e.get("path") or e["hub"]).name
+        out.append(
+            Checkpoint(
+                name=name,
+                path=e.get("path"),
+                hub=e.get("hub"),
+                revision=e.get("revision"),
+                step=e.get("step", 0),
+                tokens=e.get("tokens", 0),
+                phase=e.get("phase", 1),
+            )
+        )
+    return tuple(out)
+
+
+def _suite_lexicon(suite: Suite) -> Lexicon:
+    spec = suite.lexicon
+    if "builtin" in spec:
+        return load_lexicon(spec["builtin"])
+    return load_lexicon(spec["path"], spec.get("format", "long_csv"))
+
+
+def resolve(suite: Suite, build: bool = True) -> Resolved:
+    """Concrete checkpoints and lexicon of ``suite``.
+
+    With ``build`` (the default) a missing organism is trained and a tiny random model built;
+    without it, an organism that is not trained yet raises `SuiteError` (used by ``check``).
+    """
+    from conceptpatch.paths import cache_root
+
+    model = suite.model
+    seen, unseen = suite.seen, suite.unseen
+    if "organism" in model:
+        from conceptpatch.organism import ensure_organism, organism_dir
+
+        variant, seed = model["organism"], int(model.get("organism_seed", 0))
+        where = organism_dir(variant, seed)
+        if not build and not (where / "manifest.json").exists():
+            raise OrganismNotTrained(
+                f"organism {variant!r} (seed {seed}) is not trained yet: run"
+                f" `conceptpatch organism train --variant {variant} --seed {seed}`"
+            )
+        root = ensure_organism(variant, seed) if build else where
+        checkpoints, lexicon, languages = _organism(root)
+        seen = seen or tuple(code for code, is_seen in languages if is_seen)
+        unseen = unseen or tuple(code for code, is_seen in languages if not is_seen)
+    elif "random" in model:
+        lexicon = _suite_lexicon(suite)
+        checkpoints = (_random_checkpoint(suite, lexicon, cache_root(), build),)
+    elif "glob" in model:
+        lexicon = _suite_lexicon(suite)
+        checkpoints = _glob_checkpoints(model)
+    else:
+        lexicon = _suite_lexicon(suite)
+        checkpoints = _listed_checkpoints(model)
+    for code in seen + unseen:
+        lexicon.language(code)
+    return Resolved(suite, checkpoints, lexicon.restrict(seen + unseen), seen, unseen)
+
+
+def _organism(root: Path) -> tuple[tuple[Checkpoint, ...], Lexicon, list[tuple[str, bool]]]:
+    """Checkpoints, lexicon and (code, seen) languages from an organism's ``manifest.json``."""
+    from conceptpatch.lexicon import load_long_csv
+
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    names = {lang["code"]: lang["name"] for lang in manifest["languages"]}
+    checkpoints = tuple(
+        Checkpoint(
+            name=c["name"],
+            path=str(root / c["path"]),
+            step=int(c["step"]),
+            tokens=int(c["tokens"]),
+            phase=int(c["phase"]),
+        )
+        for c in manifest["checkpoints"]
+    )
+    lexicon = load_long_csv(root / "lexicon.csv", name="organism", names=names)
+    return (
+        checkpoints,
+        lexicon,
+        [(lang["code"], bool(lang["seen"])) for lang in manifest["languages"]],
+    )
+
+
+def _random_checkpoint(suite: Suite, lexicon: Lexicon, root: Path, build: bool) -> Checkpoint:
+    from filelock import FileLock
+
+    from conceptpatch.tiny import build_tiny
+
+    model = suite.model
+    arch = model["random"]
+    spec = {
+        "arch": arch,
+        "layers": model.get("random_layers", 4),
+        "hidden": model.get("random_hidden", 64),
+        "seed": suite.seed,
+        "lexicon": lexicon.name,
+        "languages": suite.languages,
+    }
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
+    target = root / "random" / f"{arch}-{key}"
+    if build and not (target / "config.json").exists():  # built on first use, once
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(target) + ".lock"):
+            if not (target / "config.json").exists():
+                tmp = target.with_name(target.name + ".tmp")
+                build_tiny(
+                    arch,
+                    lexicon.restrict(suite.languages),
+                    tmp,
+                    layers=spec["layers"],
+                    hidden=spec["hidden"],
+                    seed=suite.seed,
+                )
+                tmp.rename(target)
+    return Checkpoint(name=f"random-{arch}", path=str(target), step=0, tokens=0, phase=1)
