@@ -1,0 +1,274 @@
+"""The HTML claim report: JSON-able records rendered by one autoescaped jinja2 template.
+
+:func:`build_records` turns the results table, the claim verdicts and the suite into plain dicts
+(figures as base64 PNG from :mod:`conceptpatch.plots`); :func:`render` fills the packaged template;
+:func:`write_report` writes one self-contained ``index.html`` atomically. Python never builds HTML:
+every string reaches the page through the template's autoescaping, so model output is inert.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+import os
+import platform
+import tempfile
+from collections.abc import Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from conceptpatch import plots
+
+__all__ = [
+    "PACKAGES",
+    "VERDICTS",
+    "build_records",
+    "package_versions",
+    "render",
+    "sample_trials",
+    "verdict_records",
+    "write_report",
+]
+
+VERDICTS: tuple[str, ...] = ("supported", "refuted", "inconclusive")
+PACKAGES: tuple[str, ...] = ("conceptpatch", "torch", "transformers", "pandas")
+_SAMPLES_PER_CATEGORY = 6
+_EVIDENCE_CHARS = 4000
+_TEMPLATE = "report.html.jinja2"
+
+
+def _environment() -> jinja2.Environment:
+    """The template environment: packaged templates, autoescape on, undefined names are errors."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("conceptpatch", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    """A number for a table cell; an em dash for missing or non-finite values."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    if math.isnan(x) or math.isinf(x):
+        return "—"
+    return f"{x:.{digits}f}"
+
+
+def _pvalue(value: Any) -> str:
+    """A p-value for a table cell: three significant digits, floored at 1e-4."""
+    text = _number(value)
+    if text == "—":
+        return text
+    x = float(value)
+    return "< 0.0001" if x < 1e-4 else f"{x:.3g}"
+
+
+def _count(value: Any) -> str:
+    """A trial count for a table cell."""
+    return _number(value, 0)
+
+
+def _evidence(value: Any) -> str:
+    """A verdict's evidence as indented JSON for a collapsible cell ("" when there is none)."""
+    if not value:
+        return ""
+    text = json.dumps(value, indent=1, sort_keys=True, default=str, ensure_ascii=False)
+    return text if len(text) <= _EVIDENCE_CHARS else text[:_EVIDENCE_CHARS] + "\n…"
+
+
+def verdict_records(verdicts: Sequence[Any]) -> list[dict[str, str]]:
+    """Verdict rows formatted for display (dicts, or objects with ``to_record()``)."""
+    rows = []
+    for item in verdicts:
+        v = item.to_record() if callable(getattr(item, "to_record", None)) else item
+        verdict = str(v.get("verdict", "inconclusive"))
+        rows.append({
+            "claim_id": str(v.get("claim_id", "")),
+            "case": str(v.get("case", "")),
+            "verdict": verdict,
+            "css": verdict if verdict in VERDICTS else "unknown",
+            "effect": _number(v.get("effect")),
+            "ci": (f"[{_number(v.get('ci_low'))}, {_number(v.get('ci_high'))}]"
+                   if _number(v.get("ci_low")) != "—" or _number(v.get("ci_high")) != "—"
+                   else "—"),
+            "pvalue": _pvalue(v.get("pvalue")),
+            "n": _count(v.get("n")),
+            "power": _number(v.get("power"), 2),
+            "message": str(v.get("message", "") or ""),
+            "evidence": _evidence(v.get("evidence")),
+        })
+    return rows
+
+
+def _suite_dict(suite: Any) -> dict[str, Any]:
+    """A JSON-able view of a suite: a dict, ``to_dict()``, a dataclass, or its attributes."""
+    if suite is None:
+        return {}
+    if isinstance(suite, Mapping):
+        data = dict(suite)
+    elif callable(getattr(suite, "to_dict", None)):
+        data = dict(suite.to_dict())
+    elif dataclasses.is_dataclass(suite) and not isinstance(suite, type):
+        data = dataclasses.asdict(suite)
+    elif hasattr(suite, "__dict__"):
+        data = {k: v for k, v in vars(suite).items() if not k.startswith("_")}
+    else:
+        data = {"suite": str(suite)}
+    return json.loads(json.dumps(data, default=str))
+
+
+def _suite_attr(suite: Any, key: str, default: Any) -> Any:
+    """An attribute of a suite object or a key of a suite dict."""
+    if isinstance(suite, Mapping):
+        return suite.get(key, default)
+    return getattr(suite, key, default)
+
+
+def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
+    """Installed versions of the packages a result depends on (read from metadata, not imported)."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    out["python"] = platform.python_version()
+    return out
+
+
+def sample_trials(results: pd.DataFrame, per_category: int = _SAMPLES_PER_CATEGORY,
+                  seed: int = 0) -> list[dict[str, Any]]:
+    """A few patched trials per outcome category, for the reader to see what each category means."""
+    rows = results[results["layer"] >= 0] if not results.empty else results
+    if rows.empty:
+        return []
+    rows = rows.assign(outcome_=plots.outcome(rows))
+    present = set(rows["outcome_"])
+    order = [c for c in plots.CATEGORY_ORDER if c in present] + sorted(
+        present - set(plots.CATEGORY_ORDER))
+    groups = []
+    for cat in order:
+        part = rows[rows["outcome_"] == cat]
+        # distinct outputs first: six copies of one word tell the reader less than six words
+        shuffled = part.sample(frac=1.0, random_state=seed)
+        distinct = shuffled.drop_duplicates("output")
+        part = pd.concat([distinct, shuffled.drop(distinct.index)]).head(per_category)
+        part = part.sort_values(["step", "layer", "trial"], kind="stable")
+        trials = [{
+            "checkpoint": str(r.checkpoint),
+            "layer": int(r.layer),
+            "setting": str(r.setting),
+            "pair": f"{r.input_lang} → {r.output_lang}",
+            "concept": str(r.concept),
+            "target_concept": str(r.target_concept),
+            "output": str(r.output),
+            "category": str(r.category),
+            "manual": str(r.outcome_) != str(r.category),
+        } for r in part.itertuples(index=False)]
+        groups.append({"category": cat, "count": int((rows["outcome_"] == cat).sum()),
+                       "trials": trials})
+    return groups
+
+
+def _overview(results: pd.DataFrame) -> dict[str, Any]:
+    """Counts that orient the reader: trials, checkpoints, layers, languages, settings."""
+    if results.empty:
+        return {"trials": 0, "checkpoints": [], "layers": "—", "languages_seen": [],
+                "languages_unseen": [], "settings": [], "relabelled": 0}
+    layers = sorted(int(x) for x in results["layer"].unique() if int(x) >= 0)
+    out_langs = results.drop_duplicates("output_lang")
+    relabelled = 0
+    if "label" in results.columns:
+        relabelled = int((results["label"].astype(str) != results["category"].astype(str)).sum())
+    return {
+        "trials": len(results),
+        "checkpoints": plots.checkpoint_order(results),
+        "layers": f"{layers[0]}–{layers[-1]}" if layers else "—",
+        "languages_seen": sorted(
+            out_langs.loc[out_langs["output_seen"].astype(bool), "output_lang"].astype(str)),
+        "languages_unseen": sorted(
+            out_langs.loc[~out_langs["output_seen"].astype(bool), "output_lang"].astype(str)),
+        "settings": sorted(results["setting"].astype(str).unique()),
+        "relabelled": relabelled,
+    }
+
+
+def _figures(results: pd.DataFrame) -> list[dict[str, Any]]:
+    """The report's figures; one that fails to draw becomes a note, not a failed report."""
+    if results.empty:
+        return [dataclasses.asdict(plots.Plot("Figures", "", note="The results table is empty: "
+                                              "run the suite first; no figures drawn."))]
+    figures = []
+    for fn in (plots.layer_heatmap, plots.success_over_training, plots.category_bars):
+        try:
+            figures.append(dataclasses.asdict(fn(results)))
+        except Exception as exc:  # a broken figure must not cost the verdicts their report
+            figures.append(dataclasses.asdict(plots.Plot(
+                fn.__name__.replace("_", " "), "", note=f"Figure failed: {type(exc).__name__}: "
+                f"{exc}")))
+    return figures
+
+
+def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
+                  suite: Any) -> dict[str, Any]:
+    """Everything the template shows, as JSON-able dicts and strings."""
+    rows = verdict_records(verdicts)
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
+    hashes = sorted(results["suite_hash"].astype(str).unique()) if "suite_hash" in results else []
+    seeds = sorted(int(s) for s in results["seed"].unique()) if "seed" in results else []
+    return {
+        "title": f"conceptpatch claim report: {_suite_attr(suite, 'name', 'suite')}",
+        "suite_name": str(_suite_attr(suite, "name", "suite")),
+        "seed": str(_suite_attr(suite, "seed", seeds[0] if seeds else "—")),
+        "result_seeds": [str(s) for s in seeds],
+        "suite_hashes": hashes,
+        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "paper": "When Meanings Meet (arXiv 2601.22851)",
+        "counts": counts,
+        "verdicts": rows,
+        "overview": _overview(results),
+        "figures": _figures(results),
+        "samples": sample_trials(results),
+        "suite": json.dumps(_suite_dict(suite), indent=2, sort_keys=True, ensure_ascii=False),
+        "versions": package_versions(),
+    }
+
+
+def render(records: Mapping[str, Any]) -> str:
+    """The report page for :func:`build_records`' output."""
+    return _environment().get_template(_TEMPLATE).render(**records)
+
+
+def write_report(results: pd.DataFrame, verdicts: Sequence[Any], suite: Any,
+                 out_dir: Path) -> Path:
+    """Write ``out_dir/index.html`` (atomically: temp file, then rename) and return its path.
+
+    ``verdicts`` are records (dicts with claim_id, case, verdict, effect, ci_low, ci_high, pvalue,
+    n, power, message and optional evidence) or objects with ``to_record()``; ``suite`` is a Suite,
+    a dict or None. Pass results through :func:`conceptpatch.annotate.apply_annotations` first so
+    that manual labels take precedence.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    page = render(build_records(results, verdicts, suite))
+    target = out_dir / "index.html"
+    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".index.", suffix=".html.tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
