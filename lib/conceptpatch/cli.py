@@ -1,17 +1,22 @@
 """The ``conceptpatch`` command: run, check, report, annotate, organism.
 
 Errors on bad input print one line naming the problem and the fix and exit with status 2; an
-interrupted run exits with 130 after saying how to resume (finished units are kept).
+interrupted run exits with 130 after saying how to resume (finished units are kept); any other
+failure prints one line and exits 1 (set ``CONCEPTPATCH_DEBUG=1`` for the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
-from conceptpatch.errors import ConceptPatchError
+from conceptpatch.errors import CheckpointError, ConceptPatchError
 
 __all__ = ["default_store", "main"]
 
@@ -37,9 +42,148 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     suite = load_suite(args.suite)
     store = args.store or default_store(suite.name, suite.settings_hash())
-    table = run_suite(suite, store, args.checkpoint, progress=not args.quiet, shard=args.shard)
+    if args.quiet:
+        _quiet()
+    try:
+        table = run_suite(
+            suite, store, args.checkpoint, progress=not args.quiet, shard=args.shard
+        )
+    except KeyboardInterrupt:
+        raise _Interrupted(_resume_command(args, store)) from None
     print(f"{len(table)} rows in store {store}")
     return 0
+
+
+def _quiet() -> None:
+    """No progress bars from transformers and the hub (``--quiet``: stderr keeps only errors)."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover - transformers is a dependency
+        pass
+
+
+class _Interrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C; carries the command that resumes it."""
+
+
+def _resume_command(args: argparse.Namespace, store: Path | str) -> str:
+    parts = ["conceptpatch", "run", str(args.suite), "--store", str(store)]
+    for name in args.checkpoint or []:
+        parts += ["--checkpoint", name]
+    if args.shard:
+        parts += ["--shard", f"{args.shard[0]}/{args.shard[1]}"]
+    return " ".join(parts)
+
+
+def _config_layers(path: Path) -> tuple[str | None, int | None]:
+    """``model_type`` and number of decoder layers from a local checkpoint's ``config.json``."""
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, None
+    if not isinstance(config, dict):
+        return None, None
+    for key in ("num_hidden_layers", "n_layer", "num_layers"):
+        if isinstance(config.get(key), int):
+            return config.get("model_type"), config[key]
+    return config.get("model_type"), None
+
+
+def _local_problems(resolved: Any) -> list[str]:
+    """Offline problems of the local checkpoints: missing, pickle-only, unknown arch, layers."""
+    from conceptpatch.checkpoints import DECODER_LAYERS, _check_local
+    from conceptpatch.run import suite_layers
+
+    problems: list[str] = []
+    for c in resolved.checkpoints:
+        if c.path is None:
+            continue
+        path = Path(c.path)
+        if "random" in resolved.suite.model and not path.exists():
+            continue  # built on first `conceptpatch run`
+        try:
+            _check_local(c)
+            model_type, n_layers = _config_layers(path)
+            if model_type is not None and model_type not in DECODER_LAYERS:
+                raise CheckpointError(
+                    f"checkpoint {c.name!r} has architecture {model_type!r}, which is not in"
+                    " conceptpatch.checkpoints.DECODER_LAYERS"
+                    f" (known: {', '.join(sorted(DECODER_LAYERS))}): add its layer path there"
+                )
+            if n_layers is not None:
+                suite_layers(resolved.suite, n_layers)
+        except ConceptPatchError as err:
+            problems.append(str(err))
+    return problems
+
+
+def _online_problems(resolved: Any) -> list[str]:
+    """Hub problems without downloading weights: missing repos/revisions, no safetensors."""
+    import huggingface_hub
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    api = huggingface_hub.HfApi()
+    refs: dict[str, set[str] | None] = {}
+    missing: list[str] = []
+    problems: list[str] = []
+    for c in resolved.checkpoints:
+        if c.hub is None:
+            continue
+        where = f"{c.hub}@{c.revision or 'main'}"
+        try:
+            if c.hub not in refs:
+                got = api.list_repo_refs(c.hub)
+                refs[c.hub] = {r.name for r in [*got.branches, *got.tags]}
+            known = refs[c.hub]
+            revision = c.revision or "main"
+            if known is not None and revision not in known and not re.fullmatch(
+                r"[0-9a-f]{7,40}", revision
+            ):
+                missing.append(where)
+                continue
+            info = api.model_info(c.hub, revision=c.revision)
+        except RevisionNotFoundError:
+            missing.append(where)
+            continue
+        except RepositoryNotFoundError:
+            problems.append(
+                f"hub repository {c.hub!r} (checkpoint {c.name!r}) does not exist or is private:"
+                " fix the id or log in with `huggingface-cli login`"
+            )
+            refs[c.hub] = None
+            continue
+        except (HfHubHTTPError, OSError) as err:
+            raise CheckpointError(
+                f"cannot reach the hub to check {where} ({type(err).__name__}): check the network"
+                " or run `conceptpatch check` without --online"
+            ) from None
+        files = [s.rfilename for s in (getattr(info, "siblings", None) or [])]
+        if files and not any(f.endswith(".safetensors") for f in files):
+            problems.append(
+                f"checkpoint {c.name!r} ({where}) has no safetensors weights (only"
+                f" {', '.join(f for f in files if f.endswith(('.bin', '.pt', '.pth'))) or 'none'}):"
+                " conceptpatch loads safetensors only; pick a revision that has them"
+            )
+    if missing:
+        problems.insert(
+            0,
+            f"hub revision(s) not found: {', '.join(missing)}: fix the revision names in the"
+            " suite (a branch, tag or commit of the repository)",
+        )
+    return problems
+
+
+def _raise_problems(problems: list[str]) -> None:
+    if problems:
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise CheckpointError(problems[0] + more)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -55,6 +199,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
         return 0
     trials = plan_trials(resolved)
     units = plan_units(resolved)
+    problems = _local_problems(resolved)
+    if args.online:
+        problems += _online_problems(resolved)
+    _raise_problems(problems)
+    if suite.model.get("trust_remote_code"):
+        print(
+            "  warning: trust_remote_code = true: loading runs code from the model repositories",
+            file=sys.stderr,
+        )
     print(f"suite {suite.name}: {len(resolved.checkpoints)} checkpoint(s), {len(units)} unit(s)")
     print(f"  languages: seen {', '.join(resolved.seen)}; unseen {', '.join(resolved.unseen)}")
     print(f"  lexicon: {resolved.lexicon.name}, {len(resolved.lexicon.concepts)} complete concepts")
@@ -64,6 +217,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     for c in resolved.checkpoints:
         where = c.path or f"{c.hub}@{c.revision or 'main'}"
         print(f"  - {c.name}: step {c.step}, tokens {c.tokens}, phase {c.phase} ({where})")
+    if args.online:
+        print("  hub: every revision exists and has safetensors weights")
     return 0
 
 
@@ -96,8 +251,15 @@ def _cmd_organism(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"conceptpatch: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="conceptpatch", description="Cross-lingual concept patching over LM checkpoints."
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +274,11 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate a suite without loading a model")
     check.add_argument("suite", help="suite TOML file")
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also check that hub repositories and revisions exist (no weights are downloaded)",
+    )
     check.set_defaults(func=_cmd_check)
 
     report = sub.add_parser("report", help="write the HTML report of a store")
@@ -146,15 +313,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ConceptPatchError as err:
-        print(f"conceptpatch: error: {err}", file=sys.stderr)
+        print(f"conceptpatch: error: {_one_line(err)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
+        again = f": {err.args[0]}" if isinstance(err, _Interrupted) else ""
         print(
-            "conceptpatch: interrupted; finished units are stored. Run the same command again"
-            " to resume: only the missing units are computed.",
+            "\nconceptpatch: interrupted; finished units are stored, the unit in progress was"
+            f" discarded. To resume, run the same command again{again}",
             file=sys.stderr,
         )
         return 130
+    except Exception as err:
+        if os.environ.get("CONCEPTPATCH_DEBUG"):
+            raise
+        print(
+            f"conceptpatch: internal error: {type(err).__name__}: {_one_line(err)} (rerun with"
+            " CONCEPTPATCH_DEBUG=1 for the traceback and report it)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text or type(err).__name__
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from conceptpatch.errors import LexiconError
 __all__ = [
     "CLDR_LANGUAGES",
     "MULTISIMLEX_CODES",
+    "MULTISIMLEX_URL",
     "Language",
     "Lexicon",
     "builtin_cldr",
@@ -39,6 +40,9 @@ MULTISIMLEX_CODES: Mapping[str, str] = MappingProxyType(
         "YUE": "yue",
     }
 )  # fmt: skip
+
+#: Where to get Multi-SimLex's ``translation.csv`` (not redistributable from here).
+MULTISIMLEX_URL = "https://multisimlex.com/"
 
 #: The languages in which ``emoji`` ships CLDR short names.
 CLDR_LANGUAGES: tuple[str, ...] = (
@@ -264,6 +268,12 @@ def load_multisimlex(path: str | Path, name: str = "multisimlex") -> Lexicon:
     English reference word, suffixed with the ID when two rows share it.
     """
     path = Path(path)
+    if not path.exists():
+        raise LexiconError(
+            f"Multi-SimLex file {str(path)!r} does not exist: it is not redistributed with"
+            f" conceptpatch; download translation.csv from {MULTISIMLEX_URL} (Vulić et al., 2020)"
+            " and put it at that path"
+        )
     header, rows = _open_table(path, ",")
     _require(path, header, ("ID", "PoS", "ENG_1"), "Multi-SimLex translation.csv")
     columns = [

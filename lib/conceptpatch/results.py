@@ -2,7 +2,10 @@
 
 A unit is (checkpoint, setting). Each is written atomically (temp file, fsync, rename) under a
 per-unit file lock, so a killed run leaves only complete units, a rerun computes exactly the
-missing ones, and two processes never compute the same unit at once.
+missing ones, and two processes never compute the same unit at once. Temp files a killed writer
+left behind are ignored when loading and removed the next time their unit is locked. Each unit
+carries its suite hash, seed and package versions in the parquet metadata; the store holds only
+parquet and json (no pickle).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ COLUMNS: Mapping[str, str] = {
     "suite_hash": "string",
 }
 _MARKER = "conceptpatch-store.json"
+_TMP_SUFFIX = ".tmp"
 
 
 def empty_table() -> pd.DataFrame:
@@ -66,7 +70,9 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._=-]", "_", name)
+    """``name`` as one path component: no separators, no leading dot (hidden, "." or "..")."""
+    safe = re.sub(r"[^A-Za-z0-9._=-]", "_", name)
+    return "_" + safe[1:] if safe.startswith(".") or not safe else safe
 
 
 @dataclass(frozen=True)
@@ -80,38 +86,63 @@ class Store:
 
     def open(self) -> Store:
         """Create the store (or check an existing one's schema version); returns ``self``."""
-        marker = self.root / _MARKER
-        if marker.exists():
-            try:
-                version = json.loads(marker.read_text())["schema_version"]
-            except (ValueError, KeyError):
-                version = None
-            if version != SCHEMA_VERSION:
-                raise StoreError(
-                    f"store {str(self.root)!r} was written with schema version {version}, this"
-                    f" conceptpatch writes version {SCHEMA_VERSION}: use a new --store directory"
-                )
-            return self
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(
+                f"store {str(self.root)!r} is a file, not a directory: choose a directory for"
+                " --store"
+            )
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            _atomic_write(marker, json.dumps({"schema_version": SCHEMA_VERSION}).encode())
+            with FileLock(str(self.root / f".{_MARKER}.lock")):
+                marker = self.root / _MARKER
+                if not marker.exists():
+                    _remove_temps(self.root, _MARKER)
+                    _atomic_write(marker, json.dumps({"schema_version": SCHEMA_VERSION}).encode())
         except OSError as err:
             raise StoreError(
-                f"store {str(self.root)!r} is not writable ({err.strerror}): choose a writable"
-                " --store directory"
+                f"store {str(self.root)!r} is not writable ({err.strerror or err}): choose a"
+                " writable --store directory"
             ) from None
+        self.check_version()
         return self
+
+    def check_version(self) -> None:
+        """Raise `StoreError` if the store's marker names another schema version (or is garbled)."""
+        marker = self.root / _MARKER
+        try:
+            version = json.loads(marker.read_text(encoding="utf-8"))["schema_version"]
+        except FileNotFoundError:
+            return  # a folder nothing was written to yet: it reads as an empty store
+        except (OSError, ValueError, KeyError, TypeError):
+            version = None
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"store {str(self.root)!r} was written with schema version {version}, this"
+                f" conceptpatch reads and writes version {SCHEMA_VERSION}: use a new --store"
+                " directory (or the conceptpatch version that wrote it)"
+            )
 
     def unit_path(self, checkpoint: str, setting: str) -> Path:
         return self.root / _safe(checkpoint) / f"{_safe(setting)}.parquet"
 
-    def unit_hash(self, checkpoint: str, setting: str) -> str | None:
-        """The suite hash a stored unit was computed with, or None if the unit is not stored."""
+    def unit_meta(self, checkpoint: str, setting: str) -> dict[str, object] | None:
+        """The metadata stored with a unit (suite hash, seed, versions), or None if it is absent.
+
+        An unreadable unit file counts as absent, so that it is recomputed and replaced.
+        """
         path = self.unit_path(checkpoint, setting)
         if not path.exists():
             return None
-        raw = (pq.read_schema(path).metadata or {}).get(b"conceptpatch")
-        return json.loads(raw).get("suite_hash") if raw else None
+        try:
+            raw = (pq.read_schema(path).metadata or {}).get(b"conceptpatch")
+            return dict(json.loads(raw)) if raw else {}
+        except (OSError, ValueError, pa.ArrowException):
+            return None
+
+    def unit_hash(self, checkpoint: str, setting: str) -> str | None:
+        """The suite hash a stored unit was computed with, or None if the unit is not stored."""
+        meta = self.unit_meta(checkpoint, setting)
+        return None if meta is None else meta.get("suite_hash")  # type: ignore[return-value]
 
     def has(self, checkpoint: str, setting: str, suite_hash: str) -> bool:
         """Whether the unit is stored with ``suite_hash``."""
@@ -119,11 +150,25 @@ class Store:
 
     @contextmanager
     def lock(self, checkpoint: str, setting: str) -> Iterator[None]:
-        """Hold the unit's lock: only one process computes a unit at a time."""
+        """Hold the unit's lock: only one process computes a unit at a time.
+
+        Temp files of the unit that a killed writer left are removed once the lock is held.
+        """
         path = self.unit_path(checkpoint, setting)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(path) + ".lock"):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(path) + ".lock")
+            lock.acquire()
+        except OSError as err:
+            raise StoreError(
+                f"store {str(self.root)!r} is not writable ({err.strerror or err}): choose a"
+                " writable --store directory"
+            ) from None
+        try:
+            _remove_temps(path.parent, path.name)
             yield
+        finally:
+            lock.release()
 
     def write(
         self, checkpoint: str, setting: str, frame: pd.DataFrame, meta: Mapping[str, object]
@@ -134,23 +179,54 @@ class Store:
             {**(table.schema.metadata or {}), b"conceptpatch": json.dumps(meta).encode()}
         )
         path = self.unit_path(checkpoint, setting)
-        path.parent.mkdir(parents=True, exist_ok=True)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
-        _atomic_write(path, sink.getvalue().to_pybytes())
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(path, sink.getvalue().to_pybytes())
+        except OSError as err:
+            raise StoreError(
+                f"cannot write {str(path)!r} ({err.strerror or err}): choose a writable --store"
+                " directory with free space"
+            ) from None
         return path
+
+    def units(self) -> list[Path]:
+        """The stored unit files, sorted; hidden and temp files (a killed writer's) are skipped."""
+        return sorted(
+            p
+            for p in self.root.glob("*/*.parquet")
+            if p.is_file() and not p.name.startswith(".")
+        )
 
     def load(self) -> pd.DataFrame:
         """Every stored unit, concatenated (an empty, typed table when there are none)."""
-        paths = sorted(self.root.glob("*/*.parquet"))
+        paths = self.units()
         if not paths:
             return empty_table()
-        return conform(pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True))
+        return conform(pd.concat([_read_unit(p) for p in paths], ignore_index=True))
+
+
+def _read_unit(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError, pa.ArrowException) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise StoreError(
+            f"unit {str(path)!r} is unreadable ({first}): delete it and run the suite again to"
+            " recompute it"
+        ) from None
+
+
+def _remove_temps(folder: Path, name: str) -> None:
+    """Remove the temp files `_atomic_write` left for ``folder / name`` (call under its lock)."""
+    for tmp in folder.glob(f".{name}.*{_TMP_SUFFIX}"):
+        tmp.unlink(missing_ok=True)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temp file in the same directory, fsync, then rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -167,4 +243,6 @@ def load_store(path: str | Path) -> pd.DataFrame:
     root = Path(path)
     if not root.is_dir():
         raise StoreError(f"store {str(root)!r} does not exist: run `conceptpatch run` first")
-    return Store(root).open().load()
+    store = Store(root)
+    store.check_version()
+    return store.load()

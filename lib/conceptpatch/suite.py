@@ -89,6 +89,14 @@ _CHECKPOINT_KEYS: dict[str, str] = {
     "step": "int", "tokens": "int", "phase": "int",
 }  # fmt: skip
 _PHASE_KEYS: dict[str, str] = {"from_step": "int", "phase": "int"}
+#: Inclusive bounds of integer settings: a value outside them is a typo, not a request.
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "seed": (0, 2**63 - 1), "organism_seed": (0, 2**63 - 1),
+    "random_layers": (1, 256), "random_hidden": (8, 65536), "tokens_per_step": (0, 2**62),
+    "k": (0, 1000), "max_new_tokens": (1, 4096), "source_pairs": (1, 10_000),
+    "trials": (1, 10_000_000), "step": (0, 2**62), "tokens": (0, 2**62), "phase": (1, 1000),
+    "from_step": (0, 2**62), "layers": (-10_000, 10_000), "batch_size": (1, 1_000_000),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,10 @@ def _suggest(key: str, options: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _section(key: str) -> str:
+    return f"[{key}]" if key.isprintable() and key.strip() == key else repr(key)
+
+
 def _check_keys(where: str, table: Mapping[str, Any], schema: Mapping[str, str]) -> None:
     for key, value in table.items():
         if key not in schema:
@@ -158,13 +170,24 @@ def _check_keys(where: str, table: Mapping[str, Any], schema: Mapping[str, str])
             )
         check, what = _TYPES[schema[key]]
         if not check(value):
-            raise SuiteError(f"{where}.{key} must be {what}, got {value!r}: fix the suite file")
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            raise SuiteError(f"{where}.{key} must be {what}, got {shown}: fix the suite file")
+        _check_range(f"{where}.{key}", key, value)
+
+
+def _check_range(where: str, key: str, value: Any) -> None:
+    if key not in _INT_RANGES:
+        return
+    low, high = _INT_RANGES[key]
+    for v in value if isinstance(value, list) else [value]:
+        if _is_int(v) and not low <= v <= high:
+            raise SuiteError(f"{where} = {v} is out of range {low}..{high}: fix the suite file")
 
 
 def _choice(where: str, value: str, options: tuple[str, ...]) -> str:
     if value not in options:
         hint = _suggest(value, list(options))
-        raise SuiteError(f"{where} = {value!r} is not one of {', '.join(options)}{hint}")
+        raise SuiteError(f"{where} = {value!r} is not known{hint}: use one of {', '.join(options)}")
     return value
 
 
@@ -182,6 +205,10 @@ def _validate_model(model: Mapping[str, Any]) -> None:
             f" checkpoints or glob (found {', '.join(sources) or 'none'}): keep one of them"
         )
     _choice("model.dtype", str(model.get("dtype", "float32")), tuple(DTYPES))
+    if "random" in model:
+        from conceptpatch.tiny import ARCHITECTURES
+
+        _choice("model.random", model["random"], tuple(ARCHITECTURES))
     for i, entry in enumerate(model.get("checkpoints", [])):
         _check_keys(f"model.checkpoints[{i}]", entry, _CHECKPOINT_KEYS)
         if ("path" in entry) == ("hub" in entry):
@@ -199,24 +226,42 @@ def _validate_model(model: Mapping[str, Any]) -> None:
         )
     for i, entry in enumerate(model.get("phases", [])):
         _check_keys(f"model.phases[{i}]", entry, _PHASE_KEYS)
+        missing = [k for k in _PHASE_KEYS if k not in entry]
+        if missing:
+            raise SuiteError(
+                f"model.phases[{i}] lacks {', '.join(missing)}: give each phase from_step and"
+                " phase, e.g. {from_step = 1000, phase = 2}"
+            )
     if "step_pattern" in model:
         try:
-            re.compile(model["step_pattern"])
-        except re.error as err:
+            groups = re.compile(model["step_pattern"]).groups
+        except (re.error, RecursionError, OverflowError) as err:
             raise SuiteError(f"model.step_pattern is not a valid regex ({err}): fix it") from None
+        if groups < 1:
+            raise SuiteError(
+                "model.step_pattern has no group: capture the step number, e.g. 'step(\\d+)'"
+            )
 
 
 def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "suite") -> Suite:
     """Validate a parsed TOML document into a `Suite`; ``base`` resolves relative paths."""
     if not isinstance(data, Mapping):
         raise SuiteError("a suite must be a TOML table: see suites/tiny-random.toml for the format")
+    for key, value in data.items():
+        if not isinstance(key, str):
+            raise SuiteError(f"suite key {key!r} is not a string: fix the suite file")
+        if key in _SCHEMA and key and not isinstance(value, dict):
+            raise SuiteError(
+                f"[{key}] must be a table, got {type(value).__name__}: write it as a [{key}]"
+                " section"
+            )
     top = {k: v for k, v in data.items() if not isinstance(v, dict)}
     sections = {k: v for k, v in data.items() if isinstance(v, dict)}
     for key in sections:
         if key not in _SCHEMA or key == "":
             hint = _suggest(key, [s for s in _SCHEMA if s])
             raise SuiteError(
-                f"unknown section [{key}]{hint}: valid sections are"
+                f"unknown section {_section(key)}{hint}: valid sections are"
                 f" {', '.join(s for s in _SCHEMA if s)}"
             )
     _check_keys("the top level", top, _SCHEMA[""])
@@ -250,7 +295,10 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
         try:
             language(code)
         except ConceptPatchError as err:
-            raise SuiteError(f"[languages]: {err}") from None
+            raise SuiteError(f"[languages]: {err}{_language_hint(code)}") from None
+    repeated = sorted({c for group in (seen, unseen) for c in group if group.count(c) > 1})
+    if repeated:
+        raise SuiteError(f"[languages] lists {', '.join(repeated)} twice: list each code once")
     both = sorted(set(seen) & set(unseen))
     if both:
         raise SuiteError(f"languages {', '.join(both)} are both seen and unseen: keep them in one")
@@ -262,9 +310,12 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
     for s in settings:
         _choice("patch.settings entry", s, SETTINGS)
     layers = patch.get("layers", "all")
-    template = Template(
-        line=prompt.get("template", DEFAULT_TEMPLATE), separator=prompt.get("separator", "\n")
-    )
+    try:
+        template = Template(
+            line=prompt.get("template", DEFAULT_TEMPLATE), separator=prompt.get("separator", "\n")
+        )
+    except ConceptPatchError as err:
+        raise SuiteError(f"[prompt] {err}") from None
     return Suite(
         name=str(data.get("name", name)),
         seed=int(data.get("seed", 0)),
@@ -285,6 +336,17 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
     )
 
 
+def _language_hint(code: str) -> str:
+    """A "did you mean" for a language name or misspelt code, e.g. "english" -> "en"."""
+    import langcodes
+
+    try:
+        found = langcodes.find(code).language
+    except (LookupError, ValueError, TypeError):
+        return ""
+    return f" (did you mean {found!r}?)" if found else ""
+
+
 def load_suite(path: str | Path) -> Suite:
     """Read and validate a suite TOML file."""
     path = Path(path)
@@ -292,13 +354,19 @@ def load_suite(path: str | Path) -> Suite:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SuiteError(f"suite file {str(path)!r} does not exist: check the path") from None
+    except IsADirectoryError:
+        raise SuiteError(f"suite {str(path)!r} is a directory: pass a .toml file") from None
     except (OSError, UnicodeDecodeError) as err:
         raise SuiteError(f"suite file {str(path)!r} cannot be read ({err}): fix it") from None
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
+    except (tomllib.TOMLDecodeError, ValueError) as err:
         raise SuiteError(
             f"suite file {str(path)!r} is not valid TOML ({err}): fix the syntax"
+        ) from None
+    except RecursionError:
+        raise SuiteError(
+            f"suite file {str(path)!r} nests arrays or tables too deeply: fix the syntax"
         ) from None
     suite = parse_suite(data, base=path.parent.resolve(), name=path.stem)
     return Suite(**{**suite.__dict__, "path": str(path.resolve())})
