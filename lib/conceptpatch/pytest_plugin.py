@@ -1,0 +1,261 @@
+"""pytest plugin for ``claims/``: options, the session results fixture, verdict records, report.
+
+Wiring only: the statistics live in :mod:`conceptpatch.stats`, the claims in
+:mod:`conceptpatch.claims`, the engine in :mod:`conceptpatch.run`. Registered by the ``pytest11``
+entry point ``conceptpatch.pytest_plugin`` and, for a fresh clone, by the top-level conftest.py.
+Claim tests carry ``@pytest.mark.claim_cases(cases=fn)``; ``fn(axes)`` lists their case ids from the
+suite at collection time, so nothing is computed until a claim test asks for ``results``. Verdicts
+travel as a JSON user property on each test report, so the controller collects them under
+pytest-xdist as in a serial run, and writes the report once, at session end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conceptpatch import claims, hooks
+
+VERDICT_PROPERTY = "conceptpatch_verdict"
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The plugin's command-line options, resolved against the rootdir."""
+
+    suite: Path
+    store: Path | None
+    report: Path | None
+    alpha: float | None
+    new_checkpoint: str | None
+
+
+_OPTIONS = pytest.StashKey[Options]()
+_SUITE = pytest.StashKey[Any]()
+_RESULTS = pytest.StashKey[Any]()
+_AXES = pytest.StashKey[claims.Axes]()
+_VERDICTS = pytest.StashKey[list[dict[str, Any]]]()
+_REPORT = pytest.StashKey[str]()
+
+
+def _alpha(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"--alpha {text} must lie strictly between 0 and 1")
+    return value
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conceptpatch", "claims of 'When Meanings Meet' run against a suite")
+    group.addoption("--suite", default="suites/organism.toml", metavar="PATH",
+                    help="suite TOML file (default: suites/organism.toml)")
+    group.addoption("--store", default=None, metavar="DIR",
+                    help="results store (default: <user cache>/conceptpatch/stores/<suite>-<hash>)")
+    group.addoption("--report", default=None, metavar="DIR",
+                    help="where the claim report goes (default: reports/<suite name>/)")
+    group.addoption("--alpha", default=None, type=_alpha,
+                    help="significance level of every claim (default: each claim's, 0.05)")
+    group.addoption("--new-checkpoint", default=None, metavar="NAME",
+                    help="regression gate: test only whether checkpoint NAME is significantly "
+                         "worse than the checkpoints before it")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "claim_cases(cases=fn): parametrize `case` with fn(axes of "
+                                       "the suite) at collection time")
+    config.addinivalue_line("markers", "regression: the --new-checkpoint regression gate")
+    root = config.rootpath
+
+    def resolve(value: str | None) -> Path | None:
+        return None if value is None else (root / value).resolve()
+
+    config.stash[_OPTIONS] = Options(
+        resolve(config.getoption("suite")), resolve(config.getoption("store")),
+        resolve(config.getoption("report")), config.getoption("alpha"),
+        config.getoption("new_checkpoint"),
+    )
+    config.stash[_VERDICTS] = []
+    config.pluginmanager.register(_VerdictCollector(config), "conceptpatch-verdicts")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_conceptpatch_load_suite(config: pytest.Config, path: Path) -> Any:
+    from conceptpatch.suite import load_suite
+
+    return load_suite(path)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_conceptpatch_results(
+    config: pytest.Config, suite: Any, store: Path, checkpoints: list[str] | None
+) -> Any:
+    from conceptpatch.run import run_suite
+
+    return run_suite(suite, store, checkpoints=checkpoints, progress=False)
+
+
+def _suite(config: pytest.Config) -> Any:
+    if _SUITE not in config.stash:
+        path = config.stash[_OPTIONS].suite
+        config.stash[_SUITE] = config.hook.pytest_conceptpatch_load_suite(config=config, path=path)
+    return config.stash[_SUITE]
+
+
+def _suite_hash(suite: Any, path: Path) -> str:
+    for name in ("settings_hash", "suite_hash", "hash"):
+        value = getattr(suite, name, None)
+        value = value() if callable(value) else value
+        if value:
+            return str(value)[:12]
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.exists() else "nohash"
+
+
+def _store(config: pytest.Config) -> Path:
+    opts = config.stash[_OPTIONS]
+    if opts.store is not None:
+        return opts.store
+    import platformdirs
+
+    suite = _suite(config)
+    cache = Path(platformdirs.user_cache_dir("conceptpatch"))
+    return cache / "stores" / f"{suite.name}-{_suite_hash(suite, opts.suite)}"
+
+
+def _axes(config: pytest.Config) -> claims.Axes:
+    """Checkpoints and languages of the suite; resolving may build the organism (locked, once)."""
+    if _AXES not in config.stash:
+        suite = _suite(config)
+        if not hasattr(suite, "checkpoints"):
+            from conceptpatch.suite import resolve
+
+            suite = resolve(suite)
+        upto = config.stash[_OPTIONS].new_checkpoint
+        config.stash[_AXES] = claims.axes_from_suite(suite, upto=upto)
+    return config.stash[_AXES]
+
+
+def _results(config: pytest.Config) -> Any:
+    """Compute the missing units (the engine locks each one) and load the rest, once a process."""
+    if _RESULTS not in config.stash:
+        checkpoints = None
+        if config.stash[_OPTIONS].new_checkpoint is not None:
+            checkpoints = list(_axes(config).checkpoints)
+        df = config.hook.pytest_conceptpatch_results(
+            config=config, suite=_suite(config), store=_store(config), checkpoints=checkpoints)
+        keys = [c for c in ("checkpoint", "setting", "layer", "output_lang", "trial")
+                if c in df.columns]
+        config.stash[_RESULTS] = df.sort_values(keys, kind="stable").reset_index(drop=True)
+    return config.stash[_RESULTS]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("claim_cases")
+    if marker is None or "case" not in metafunc.fixturenames:
+        return
+    cases = list(marker.kwargs["cases"](_axes(metafunc.config)))
+    metafunc.parametrize("case", cases, ids=cases)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    gate = config.stash[_OPTIONS].new_checkpoint is not None
+    keep, drop = [], []
+    for item in items:
+        is_claim = item.get_closest_marker("claim_cases") is not None
+        is_gate = item.get_closest_marker("regression") is not None
+        (drop if is_claim and is_gate != gate else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def suite(request: pytest.FixtureRequest) -> Any:
+    """The suite named by ``--suite``."""
+    return _suite(request.config)
+
+
+@pytest.fixture(scope="session")
+def results(request: pytest.FixtureRequest) -> Any:
+    """The suite's results table: missing units computed through the engine, the rest loaded."""
+    return _results(request.config)
+
+
+@pytest.fixture(scope="session")
+def alpha(request: pytest.FixtureRequest) -> float | None:
+    """``--alpha``, or None to use each claim's own."""
+    return request.config.stash[_OPTIONS].alpha
+
+
+@pytest.fixture(scope="session")
+def new_checkpoint(request: pytest.FixtureRequest) -> str | None:
+    """``--new-checkpoint``: the checkpoint under the regression gate, or None."""
+    return request.config.stash[_OPTIONS].new_checkpoint
+
+
+@pytest.fixture
+def record_verdict(request: pytest.FixtureRequest):
+    """Attach a :class:`~conceptpatch.claims.Verdict` to this test's report (for the report)."""
+
+    def record(verdict: claims.Verdict) -> None:
+        rec = {**verdict.to_record(), "nodeid": request.node.nodeid}
+        request.node.user_properties.append((VERDICT_PROPERTY, json.dumps(rec)))
+
+    return record
+
+
+class _VerdictCollector:
+    """Collects the verdict records from test reports (on the xdist controller: from workers)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        for name, value in report.user_properties:
+            if name == VERDICT_PROPERTY:
+                self.config.stash[_VERDICTS].append(json.loads(value))
+
+
+def verdict_records(config: pytest.Config) -> list[dict[str, Any]]:
+    """The verdict records this process collected, sorted by (claim, case)."""
+    return sorted(config.stash.get(_VERDICTS, []), key=lambda r: (r["claim_id"], r["case"]))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return
+    records = verdict_records(config)
+    if not records:
+        return
+    opts = config.stash[_OPTIONS]
+    suite = _suite(config)
+    out = opts.report or config.rootpath / "reports" / str(suite.name)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "verdicts.json").write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
+    try:
+        from conceptpatch.report import write_report
+    except ImportError:
+        config.stash[_REPORT] = f"{out / 'verdicts.json'} (conceptpatch.report not available)"
+        return
+    try:
+        path = write_report(_results(config), records, suite, out)
+    except Exception as exc:  # a broken report must not hide the verdicts
+        config.stash[_REPORT] = f"{out / 'verdicts.json'} (report failed: {exc!r})"
+        return
+    config.stash[_REPORT] = str(path)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if _REPORT in config.stash:
+        terminalreporter.write_sep("-", f"conceptpatch report: {config.stash[_REPORT]}")
