@@ -11,7 +11,6 @@ pytest-xdist as in a serial run, and writes the report once, at session end.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,9 +97,10 @@ def pytest_conceptpatch_load_suite(config: pytest.Config, path: Path) -> Any:
 def pytest_conceptpatch_results(
     config: pytest.Config, suite: Any, store: Path, checkpoints: list[str] | None
 ) -> Any:
+    from conceptpatch.annotate import apply_annotations
     from conceptpatch.run import run_suite
 
-    return run_suite(suite, store, checkpoints=checkpoints, progress=False)
+    return apply_annotations(run_suite(suite, store, checkpoints, progress=False), store)
 
 
 def _suite(config: pytest.Config) -> Any:
@@ -110,24 +110,14 @@ def _suite(config: pytest.Config) -> Any:
     return config.stash[_SUITE]
 
 
-def _suite_hash(suite: Any, path: Path) -> str:
-    for name in ("settings_hash", "suite_hash", "hash"):
-        value = getattr(suite, name, None)
-        value = value() if callable(value) else value
-        if value:
-            return str(value)[:12]
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.exists() else "nohash"
-
-
 def _store(config: pytest.Config) -> Path:
     opts = config.stash[_OPTIONS]
     if opts.store is not None:
         return opts.store
-    import platformdirs
+    from conceptpatch.cli import default_store
 
     suite = _suite(config)
-    cache = Path(platformdirs.user_cache_dir("conceptpatch"))
-    return cache / "stores" / f"{suite.name}-{_suite_hash(suite, opts.suite)}"
+    return default_store(suite.name, suite.settings_hash())
 
 
 def _axes(config: pytest.Config) -> claims.Axes:
@@ -185,8 +175,12 @@ def suite(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(scope="session")
 def results(request: pytest.FixtureRequest) -> Any:
-    """The suite's results table: missing units computed through the engine, the rest loaded."""
-    return _results(request.config)
+    """The suite's results table: missing units computed through the engine, the rest loaded.
+
+    Manual labels from annotation sheets take precedence: ``category`` is the ``label``.
+    """
+    table = _results(request.config)
+    return table.assign(category=table["label"]) if "label" in table.columns else table
 
 
 @pytest.fixture(scope="session")
