@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, NoReturn
 
 from conceptpatch.errors import CheckpointError, ConceptPatchError
@@ -34,6 +35,22 @@ def _shard(text: str) -> tuple[int, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not i/n (e.g. 0/4)") from None
     return index, count
+
+
+def _store_arg(text: str) -> Path:
+    """A store path: a local (or NFS-mounted) directory, or a ``file://`` URL of one."""
+    from urllib.parse import unquote, urlparse
+
+    if "://" not in text:
+        return Path(text)
+    url = urlparse(text)
+    if url.scheme != "file" or url.netloc not in ("", "localhost"):
+        raise argparse.ArgumentTypeError(
+            f"store {text!r} is not a local path or file:// URL: mount the storage (NFS, a"
+            " fuse mount of the bucket) and give its path; the store needs file locks and"
+            " atomic renames"
+        )
+    return Path(unquote(url.path))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -92,17 +109,17 @@ def _config_layers(path: Path) -> tuple[str | None, int | None]:
     return config.get("model_type"), None
 
 
-def _local_problems(resolved: Any) -> list[str]:
+def _local_problems(suite: Any, checkpoints: Sequence[Any]) -> list[str]:
     """Offline problems of the local checkpoints: missing, pickle-only, unknown arch, layers."""
     from conceptpatch.checkpoints import DECODER_LAYERS, _check_local
     from conceptpatch.run import suite_layers
 
     problems: list[str] = []
-    for c in resolved.checkpoints:
+    for c in checkpoints:
         if c.path is None:
             continue
         path = Path(c.path)
-        if "random" in resolved.suite.model and not path.exists():
+        if "random" in suite.model and not path.exists():
             continue  # built on first `conceptpatch run`
         try:
             _check_local(c)
@@ -114,7 +131,7 @@ def _local_problems(resolved: Any) -> list[str]:
                     f" (known: {', '.join(sorted(DECODER_LAYERS))}): add its layer path there"
                 )
             if n_layers is not None:
-                suite_layers(resolved.suite, n_layers)
+                suite_layers(suite, n_layers)
         except ConceptPatchError as err:
             problems.append(str(err))
     return problems
@@ -187,38 +204,68 @@ def _raise_problems(problems: list[str]) -> None:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from conceptpatch.run import plan_units
-    from conceptpatch.suite import OrganismNotTrained, load_suite, resolve
+    """Validate a suite offline; missing local data (lexicon file, globbed dirs) are warnings."""
+    from conceptpatch.suite import (
+        MissingData,
+        OrganismNotTrained,
+        load_suite,
+        missing_data,
+        resolve,
+        suite_checkpoints,
+    )
     from conceptpatch.trials import plan_trials
 
     suite = load_suite(args.suite)
     try:
-        resolved = resolve(suite, build=False)
+        resolved = resolve(suite, build=False, missing_ok=True)
     except OrganismNotTrained as err:
         print(f"suite {suite.name}: valid; {err} (or let `conceptpatch run` train it)")
         return 0
-    trials = plan_trials(resolved)
-    units = plan_units(resolved)
-    problems = _local_problems(resolved)
+    except MissingData:  # the lexicon file is not there yet: summarise without it
+        resolved = None
+    warnings = missing_data(suite)
+    if resolved is not None:
+        checkpoints, trials = resolved.checkpoints, len(plan_trials(resolved))
+    else:
+        random = "random" in suite.model
+        checkpoints, trials = (() if random else suite_checkpoints(suite, True)), None
+    problems = _local_problems(suite, checkpoints)
     if args.online:
-        problems += _online_problems(resolved)
+        problems += _online_problems(SimpleNamespace(suite=suite, checkpoints=checkpoints))
     _raise_problems(problems)
+    for warning in warnings:
+        print(f"  warning: {warning}", file=sys.stderr)
     if suite.model.get("trust_remote_code"):
         print(
             "  warning: trust_remote_code = true: loading runs code from the model repositories",
             file=sys.stderr,
         )
-    print(f"suite {suite.name}: {len(resolved.checkpoints)} checkpoint(s), {len(units)} unit(s)")
-    print(f"  languages: seen {', '.join(resolved.seen)}; unseen {', '.join(resolved.unseen)}")
-    print(f"  lexicon: {resolved.lexicon.name}, {len(resolved.lexicon.concepts)} complete concepts")
+    units = len(checkpoints) * len(suite.settings)
+    state = f"; {len(warnings)} warning(s): `conceptpatch run` needs them fixed" if warnings else ""
+    print(f"suite {suite.name}: {len(checkpoints)} checkpoint(s), {units} unit(s){state}")
+    print(f"  languages: seen {', '.join(suite.seen)}; unseen {', '.join(suite.unseen)}")
+    if resolved is not None:
+        lexicon = resolved.lexicon
+        pos = f" (pos {suite.lexicon['pos']})" if "pos" in suite.lexicon else ""
+        print(f"  lexicon: {lexicon.name}, {len(lexicon.concepts)} complete concepts{pos}")
+    else:
+        print(f"  lexicon: {suite.lexicon.get('path')} (missing, see the warning)")
     layers = "all" if suite.layers is None else ", ".join(map(str, suite.layers))
     print(f"  settings: {', '.join(suite.settings)}; layers: {layers}; position: {suite.position}")
-    print(f"  trials per unit: {len(trials)} (k={suite.k}, shots {suite.shots})")
-    for c in resolved.checkpoints:
-        where = c.path or f"{c.hub}@{c.revision or 'main'}"
+    if trials is not None:
+        print(f"  trials per unit: {trials} (k={suite.k}, shots {suite.shots})")
+    model = suite.model
+    print(
+        f"  model: dtype {suite.dtype}, device {suite.device}, device_map"
+        f" {model.get('device_map', '-')}, batch_size {model.get('batch_size', 'auto')}"
+    )
+    for c in checkpoints:
+        where = c.path or f"hub {c.hub}@{c.revision or 'main'}"
         print(f"  - {c.name}: step {c.step}, tokens {c.tokens}, phase {c.phase} ({where})")
     if args.online:
         print("  hub: every revision exists and has safetensors weights")
+    elif any(c.hub is not None for c in checkpoints):
+        print("  hub revisions not verified offline: `conceptpatch check --online` checks them")
     return 0
 
 
@@ -266,7 +313,12 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="compute a suite's missing results into a store")
     run.add_argument("suite", help="suite TOML file")
-    run.add_argument("--store", type=Path, help="results store directory (default: cache)")
+    run.add_argument(
+        "--store",
+        type=_store_arg,
+        help="results store: a directory (shared ones work for shards) or file:// URL"
+        " (default: cache)",
+    )
     run.add_argument("--checkpoint", action="append", help="only this checkpoint (repeatable)")
     run.add_argument("--shard", type=_shard, help="i/n: run the i-th of n shares of the units")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -282,7 +334,7 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_cmd_check)
 
     report = sub.add_parser("report", help="write the HTML report of a store")
-    report.add_argument("store", help="results store directory")
+    report.add_argument("store", type=_store_arg, help="results store directory or file:// URL")
     report.add_argument("--out", type=Path, default=Path("reports/store"), help="output folder")
     report.set_defaults(func=_cmd_report)
 

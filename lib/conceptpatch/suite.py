@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -21,17 +22,21 @@ import tomllib
 
 from conceptpatch.checkpoints import DTYPES, Checkpoint
 from conceptpatch.errors import ConceptPatchError, SuiteError
-from conceptpatch.lexicon import Lexicon, language, load_lexicon
+from conceptpatch.lexicon import MULTISIMLEX_CODES, MULTISIMLEX_URL, Lexicon, language, load_lexicon
 from conceptpatch.patching import POSITION_MODES
 from conceptpatch.prompts import DEFAULT_TEMPLATE, Template
 
 __all__ = [
     "SETTINGS",
+    "MissingData",
     "Resolved",
     "Suite",
     "load_suite",
+    "missing_data",
     "parse_suite",
     "resolve",
+    "suite_checkpoints",
+    "suite_lexicon",
 ]
 
 #: Source settings of the paper, plus the unpatched baseline.
@@ -148,6 +153,9 @@ class Suite:
             data.pop(key)
         for key in ("checkpoints", "glob", "phases", "device", "device_map", "batch_size"):
             data["model"].pop(key, None)
+        lexicon = Path(data["lexicon"].get("path", ""))
+        if lexicon.is_file():  # by content: the same file under another mount, another clone
+            data["lexicon"]["path"] = "sha256:" + hashlib.sha256(lexicon.read_bytes()).hexdigest()
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -199,10 +207,10 @@ def _positive(where: str, value: int) -> int:
 
 def _validate_model(model: Mapping[str, Any]) -> None:
     sources = [k for k in ("organism", "random", "checkpoints", "glob") if k in model]
-    if len(sources) != 1:
+    if not sources or (len(sources) > 1 and set(sources) != {"checkpoints", "glob"}):
         raise SuiteError(
-            "[model] must name exactly one checkpoint source, one of organism, random,"
-            f" checkpoints or glob (found {', '.join(sources) or 'none'}): keep one of them"
+            "[model] must name exactly one checkpoint source: organism, random, or checkpoints"
+            f" and/or glob (found {', '.join(sources) or 'none'}): keep one of them"
         )
     _choice("model.dtype", str(model.get("dtype", "float32")), tuple(DTYPES))
     if "random" in model:
@@ -243,6 +251,11 @@ def _validate_model(model: Mapping[str, Any]) -> None:
             )
 
 
+def _local(base: Path, path: str) -> str:
+    """A suite's local path: ``~`` and ``$VARS`` expanded, relative to the suite's folder."""
+    return os.path.normpath(base / os.path.expanduser(os.path.expandvars(path)))
+
+
 def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "suite") -> Suite:
     """Validate a parsed TOML document into a `Suite`; ``base`` resolves relative paths."""
     if not isinstance(data, Mapping):
@@ -270,12 +283,11 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
     model = dict(sections.get("model", {}))
     _validate_model(model)
     base = base or Path.cwd()
-    for key in ("glob",):
-        if key in model:
-            model[key] = str(base / model[key])
+    if "glob" in model:
+        model["glob"] = _local(base, model["glob"])
     if "checkpoints" in model:
         model["checkpoints"] = [
-            {**e, "path": str(base / e["path"])} if "path" in e else dict(e)
+            {**e, "path": _local(base, e["path"])} if "path" in e else dict(e)
             for e in model["checkpoints"]
         ]
     lexicon = dict(sections.get("lexicon", {}))
@@ -284,7 +296,7 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
     if "builtin" in lexicon:
         _choice("lexicon.builtin", lexicon["builtin"], ("cldr",))
     if "path" in lexicon:
-        lexicon["path"] = str(base / lexicon["path"])
+        lexicon["path"] = _local(base, lexicon["path"])
     _choice("lexicon.format", lexicon.get("format", "long_csv"), LEXICON_FORMATS)
     if not lexicon and "organism" not in model:
         raise SuiteError('the suite has no [lexicon]: add builtin = "cldr" or path = "lexicon.csv"')
@@ -296,6 +308,13 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
             language(code)
         except ConceptPatchError as err:
             raise SuiteError(f"[languages]: {err}{_language_hint(code)}") from None
+    if lexicon.get("format") == "multisimlex":
+        absent = [c for c in seen + unseen if c not in MULTISIMLEX_CODES.values()]
+        if absent:
+            raise SuiteError(
+                f"[languages] {', '.join(absent)} not in Multi-SimLex: use its languages"
+                f" {', '.join(MULTISIMLEX_CODES.values())}"
+            )
     repeated = sorted({c for group in (seen, unseen) for c in group if group.count(c) > 1})
     if repeated:
         raise SuiteError(f"[languages] lists {', '.join(repeated)} twice: list each code once")
@@ -387,7 +406,20 @@ class Resolved:
     unseen: tuple[str, ...]
 
 
-def _glob_checkpoints(model: Mapping[str, Any]) -> tuple[Checkpoint, ...]:
+class MissingData(SuiteError):
+    """Local data the suite names is not there yet: ``check`` warns, ``run`` fails."""
+
+
+def _glob_missing(model: Mapping[str, Any]) -> str:
+    pattern = model.get("step_pattern", r"(\d+)")
+    return (
+        f"model.glob {model['glob']!r} matches no checkpoint directory (with the step in its"
+        f" name, model.step_pattern '{pattern}') yet: put each intermediate checkpoint there as"
+        " one directory (config.json, tokenizer files, *.safetensors), or fix the glob"
+    )
+
+
+def _glob_checkpoints(model: Mapping[str, Any], missing_ok: bool = False) -> tuple[Checkpoint, ...]:
     pattern = re.compile(model.get("step_pattern", r"(\d+)"))
     phases = sorted(model.get("phases", []), key=lambda p: p["from_step"])
     per_step = int(model.get("tokens_per_step", 0))
@@ -399,12 +431,9 @@ def _glob_checkpoints(model: Mapping[str, Any]) -> tuple[Checkpoint, ...]:
         step = int(match.group(1))
         phase = max((p["phase"] for p in phases if step >= p["from_step"]), default=1)
         found.append(Checkpoint(path.name, str(path), None, None, step, step * per_step, phase))
-    if not found:
-        raise SuiteError(
-            f"model.glob {model['glob']!r} matches no checkpoint directory whose name contains a"
-            " step (model.step_pattern): fix the glob or the pattern"
-        )
-    return tuple(sorted(found, key=lambda c: c.step))
+    if not found and not missing_ok:
+        raise MissingData(_glob_missing(model))
+    return tuple(sorted(found, key=lambda c: (c.step, c.name)))
 
 
 def _listed_checkpoints(model: Mapping[str, Any]) -> tuple[Checkpoint, ...]:
@@ -425,18 +454,89 @@ def _listed_checkpoints(model: Mapping[str, Any]) -> tuple[Checkpoint, ...]:
     return tuple(out)
 
 
-def _suite_lexicon(suite: Suite) -> Lexicon:
+def suite_checkpoints(suite: Suite, missing_ok: bool = False) -> tuple[Checkpoint, ...]:
+    """The listed and globbed checkpoints of a suite (not organism/random), ordered by step.
+
+    Hub checkpoints are taken as written: nothing touches the network. A glob that matches no
+    directory raises `MissingData`, or gives no checkpoints with ``missing_ok``.
+    """
+    model = suite.model
+    found = list(_listed_checkpoints(model)) if "checkpoints" in model else []
+    if "glob" in model:
+        found += _glob_checkpoints(model, missing_ok)
+        found.sort(key=lambda c: (c.step, c.name))  # listed first among equal steps (stable)
+    names = [c.name for c in found]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SuiteError(
+            f"checkpoint name(s) {', '.join(twice)} occur twice in [model] (listed and globbed):"
+            " give the listed checkpoints other names"
+        )
+    return tuple(found)
+
+
+def _lexicon_missing(spec: Mapping[str, Any]) -> str | None:
+    """The download instruction for a Multi-SimLex file the suite names but lacks, else None.
+
+    Other lexicon files are the user's own: a missing one is a wrong path, an error.
+    """
+    if spec.get("format") != "multisimlex" or "path" not in spec or Path(spec["path"]).exists():
+        return None
+    return (
+        f"Multi-SimLex file {spec['path']!r} is missing: download translation.csv from"
+        f" {MULTISIMLEX_URL} (Vulic et al., 2020; not redistributed with conceptpatch) and put it"
+        " at that path"
+    )
+
+
+def missing_data(suite: Suite) -> list[str]:
+    """One instruction per piece of local data the suite names that is not there yet."""
+    out = []
+    lexicon = _lexicon_missing(suite.lexicon)
+    if lexicon is not None:
+        out.append(lexicon)
+    if "glob" in suite.model and not _glob_checkpoints(suite.model, missing_ok=True):
+        out.append(_glob_missing(suite.model))
+    return out
+
+
+def suite_lexicon(suite: Suite) -> Lexicon:
+    """The suite's lexicon, all languages and parts of speech; `MissingData` if absent."""
     spec = suite.lexicon
     if "builtin" in spec:
         return load_lexicon(spec["builtin"])
+    missing = _lexicon_missing(spec)
+    if missing is not None:
+        raise MissingData(missing)
     return load_lexicon(spec["path"], spec.get("format", "long_csv"))
 
 
-def resolve(suite: Suite, build: bool = True) -> Resolved:
+def _restrict(lexicon: Lexicon, codes: tuple[str, ...], pos: str | None) -> Lexicon:
+    """``lexicon`` over ``codes`` with its complete concepts of part of speech ``pos``."""
+    for code in codes:
+        lexicon.language(code)
+    if pos is not None:
+        tags = sorted(set(lexicon.pos.values()))
+        if not tags:
+            raise SuiteError(
+                f"lexicon.pos = {pos!r} but lexicon {lexicon.name!r} has no part-of-speech"
+                " column: drop lexicon.pos or use a lexicon with a pos (PoS) column"
+            )
+        if pos not in tags:
+            raise SuiteError(
+                f"lexicon.pos = {pos!r} matches no concept of lexicon {lexicon.name!r}: use one"
+                f" of its tags {', '.join(tags)}"
+            )
+    return lexicon.restrict(codes, pos)
+
+
+def resolve(suite: Suite, build: bool = True, missing_ok: bool = False) -> Resolved:
     """Concrete checkpoints and lexicon of ``suite``.
 
     With ``build`` (the default) a missing organism is trained and a tiny random model built;
     without it, an organism that is not trained yet raises `SuiteError` (used by ``check``).
+    Missing local data (lexicon file, globbed directories) raises `MissingData`; with
+    ``missing_ok`` a glob that matches nothing yet just adds no checkpoints.
     """
     from conceptpatch.paths import cache_root
 
@@ -457,17 +557,13 @@ def resolve(suite: Suite, build: bool = True) -> Resolved:
         seen = seen or tuple(code for code, is_seen in languages if is_seen)
         unseen = unseen or tuple(code for code, is_seen in languages if not is_seen)
     elif "random" in model:
-        lexicon = _suite_lexicon(suite)
+        lexicon = suite_lexicon(suite)
         checkpoints = (_random_checkpoint(suite, lexicon, cache_root(), build),)
-    elif "glob" in model:
-        lexicon = _suite_lexicon(suite)
-        checkpoints = _glob_checkpoints(model)
     else:
-        lexicon = _suite_lexicon(suite)
-        checkpoints = _listed_checkpoints(model)
-    for code in seen + unseen:
-        lexicon.language(code)
-    return Resolved(suite, checkpoints, lexicon.restrict(seen + unseen), seen, unseen)
+        lexicon = suite_lexicon(suite)
+        checkpoints = suite_checkpoints(suite, missing_ok)
+    restricted = _restrict(lexicon, seen + unseen, suite.lexicon.get("pos"))
+    return Resolved(suite, checkpoints, restricted, seen, unseen)
 
 
 def _organism(root: Path) -> tuple[tuple[Checkpoint, ...], Lexicon, list[tuple[str, bool]]]:

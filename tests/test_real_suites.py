@@ -1,0 +1,258 @@
+"""Real-checkpoint suites offline: `check` passes, missing data warns, Multi-SimLex nouns, globs."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import huggingface_hub
+import pytest
+import tomllib
+from _tiny import dump_toml
+from conceptpatch import run
+from conceptpatch.cli import main
+from conceptpatch.errors import SuiteError
+from conceptpatch.lexicon import MULTISIMLEX_URL
+from conceptpatch.suite import load_suite, missing_data, resolve
+
+SUITES = sorted((Path(__file__).parents[1] / "suites").glob("*.toml"))
+REAL = [p for p in SUITES if p.stem in ("eurollm-1.7b", "bloom-560m", "olmo2-1b", "pythia-410m")]
+
+#: A fake Multi-SimLex translation.csv: 10 nouns (one with an English synonym), 3 verbs.
+NOUNS = [
+    ("dog", "hound", "chien", "perro"), ("cat", "", "chat", "gato"),
+    ("house", "", "maison", "casa"), ("tree", "", "arbre", "árbol"),
+    ("water", "", "eau", "agua"), ("sun", "", "soleil", "sol"),
+    ("moon", "", "lune", "luna"), ("book", "", "livre", "libro"),
+    ("bread", "", "pain", "pan"), ("horse", "", "cheval", "caballo"),
+]  # fmt: skip
+VERBS = [
+    ("run", "", "courir", "correr"), ("eat", "", "manger", "comer"), ("see", "", "voir", "ver"),
+]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Any hub call or socket connection fails the test: `check` must stay offline."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access during an offline test")
+
+    for name in ("model_info", "list_repo_refs", "repo_info", "list_repo_files"):
+        monkeypatch.setattr(huggingface_hub.HfApi, name, refuse)
+    for name in ("hf_hub_download", "snapshot_download", "model_info", "list_repo_refs"):
+        monkeypatch.setattr(huggingface_hub, name, refuse, raising=False)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def _multisimlex(tmp: Path) -> Path:
+    """Write the fake Multi-SimLex file where `_real_suite` points (``tmp/msl/translation.csv``)."""
+    path = tmp / "msl" / "translation.csv"
+    path.parent.mkdir()
+    lines = ["ID,PoS,ENG_1,ENG_2,FRA_1,FRA_2,SPA_1,SPA_2"]
+    rows = [("N", *r) for r in NOUNS] + [("V", *r) for r in VERBS]
+    for i, (pos, en, en2, fr, es) in enumerate(rows, 1):
+        lines.append(f"{i},{pos},{en},{en2},{fr},,{es},")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _real_suite(tmp: Path, stem: str = "eurollm-1.7b", **model) -> dict:
+    """The suite ``stem`` of suites/ with local paths moved into ``tmp``."""
+    data = tomllib.loads((Path(__file__).parents[1] / "suites" / f"{stem}.toml").read_text())
+    if "glob" in data["model"]:
+        data["model"]["glob"] = str(tmp / "ckpts" / "iter_*")
+    data["model"].update(model)
+    if "path" in data["lexicon"]:
+        data["lexicon"]["path"] = str(tmp / "msl" / "translation.csv")
+    return data
+
+
+def _write(tmp: Path, data: dict, name: str = "suite.toml") -> Path:
+    path = tmp / name
+    path.write_text(dump_toml(data), encoding="utf-8")
+    return path
+
+
+def _fake_checkpoint(folder: Path, layers: int = 24) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(f'{{"model_type": "llama", "num_hidden_layers": {layers}}}')
+    (folder / "model.safetensors").write_bytes(b"")
+    return folder
+
+
+@pytest.mark.parametrize("path", SUITES, ids=[p.stem for p in SUITES])
+def test_every_suite_passes_check_offline(path, capsys):
+    assert main(["check", str(path)]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert f"suite {load_suite(path).name}" in out
+
+
+def test_the_real_suites_are_there_and_list_hub_checkpoints_offline(capsys):
+    assert {p.stem for p in REAL} == {"eurollm-1.7b", "bloom-560m", "olmo2-1b", "pythia-410m"}
+    for path in REAL:
+        assert main(["check", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert "hub revisions not verified offline" in out and "@" in out
+
+
+def test_eurollm_suite_is_the_papers_setting():
+    suite = load_suite(Path(__file__).parents[1] / "suites" / "eurollm-1.7b.toml")
+    paper = {"en", "zh", "cy", "et", "fi", "fr", "pl", "ru", "es", "sw", "yue"}
+    assert set(suite.languages) == paper
+    assert set(suite.unseen) == {"cy", "sw"} and suite.k == 5 and 10 in suite.layers
+    assert suite.lexicon["format"] == "multisimlex" and suite.lexicon["pos"] == "N"
+    assert suite.dtype == "bfloat16" and suite.device == "cuda"
+    assert "checkpoints" in suite.model and "glob" in suite.model
+
+
+def test_missing_multisimlex_warns_with_the_url_and_run_fails(tmp_path, capsys):
+    path = _write(tmp_path, _real_suite(tmp_path))
+    assert main(["check", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert MULTISIMLEX_URL in err and "translation.csv" in err and "warning" in err
+    assert "matches no checkpoint directory" in err  # the glob, too
+    assert "2 warning(s)" in out and "utter-project/EuroLLM-1.7B@main" in out
+    assert main(["run", str(path), "--store", str(tmp_path / "store"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and MULTISIMLEX_URL in err
+
+
+def test_empty_glob_warns_in_check_and_fails_run(tmp_path, capsys):
+    _multisimlex(tmp_path)
+    data = _real_suite(tmp_path)
+    data["languages"] = {"seen": ["en", "fr"], "unseen": ["es"]}
+    path = _write(tmp_path, data)
+    assert main(["check", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "1 checkpoint(s)" in out and "put each intermediate checkpoint there" in err
+    assert main(["run", str(path), "--store", str(tmp_path / "store"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "matches no checkpoint directory" in err
+
+
+def test_multisimlex_pos_selects_nouns_with_synonyms(tmp_path):
+    _multisimlex(tmp_path)
+    data = _real_suite(tmp_path)
+    data["languages"] = {"seen": ["en", "fr"], "unseen": ["es"]}
+    lexicon = resolve(load_suite(_write(tmp_path, data)), missing_ok=True).lexicon
+    assert set(lexicon.concepts) == {n[0] for n in NOUNS}
+    assert lexicon.words("dog", "en") == ("dog", "hound")  # synonyms from the _2 columns
+    assert lexicon.words("cat", "fr") == ("chat",)
+    del data["lexicon"]["pos"]
+    everything = resolve(load_suite(_write(tmp_path, data)), missing_ok=True).lexicon
+    assert len(everything.concepts) == len(NOUNS) + len(VERBS)
+    data["lexicon"]["pos"] = "ADV"
+    with pytest.raises(SuiteError, match="use one of its tags N, V"):
+        resolve(load_suite(_write(tmp_path, data)), missing_ok=True)
+
+
+def test_pos_needs_a_lexicon_with_parts_of_speech(tmp_path):
+    data = _real_suite(tmp_path, stem="pythia-410m")
+    data["lexicon"] = {"builtin": "cldr", "pos": "N"}
+    with pytest.raises(SuiteError, match="no part-of-speech column"):
+        resolve(load_suite(_write(tmp_path, data)))
+
+
+def test_multisimlex_suites_reject_languages_it_lacks(tmp_path):
+    data = _real_suite(tmp_path)
+    data["languages"]["unseen"] = ["cy", "de"]
+    with pytest.raises(SuiteError, match="de not in Multi-SimLex"):
+        load_suite(_write(tmp_path, data))
+
+
+def test_glob_and_phases_give_steps_and_phases_from_directory_names(tmp_path, capsys):
+    _multisimlex(tmp_path)
+    for step in (300000, 1000, 12000, 290000):
+        _fake_checkpoint(tmp_path / "ckpts" / f"iter_{step:07d}")
+    (tmp_path / "ckpts" / "iter_notes").mkdir()  # no step in the name: skipped
+    (tmp_path / "ckpts" / "iter_0000005.txt").write_text("")  # not a directory: skipped
+    data = _real_suite(tmp_path, tokens_per_step=10)
+    data["model"]["phases"] = [{"from_step": 0, "phase": 1}, {"from_step": 290000, "phase": 2}]
+    data["languages"] = {"seen": ["en", "fr"], "unseen": ["es"]}
+    path = _write(tmp_path, data)
+    found = [(c.name, c.step, c.tokens, c.phase) for c in resolve(load_suite(path)).checkpoints]
+    assert found == [
+        ("iter_0001000", 1000, 10000, 1),
+        ("iter_0012000", 12000, 120000, 1),
+        ("iter_0290000", 290000, 2900000, 2),
+        ("iter_0300000", 300000, 3000000, 2),
+        ("eurollm-1.7b", 318000, 4000000000000, 2),  # the hub one, by step
+    ]
+    assert missing_data(load_suite(path)) == []
+    assert main(["check", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "5 checkpoint(s), 15 unit(s)" in out and "warning" not in err
+    assert "iter_0290000: step 290000, tokens 2900000, phase 2" in out
+
+
+def test_check_finds_layers_out_of_range_in_globbed_checkpoints(tmp_path, capsys):
+    _multisimlex(tmp_path)
+    _fake_checkpoint(tmp_path / "ckpts" / "iter_0001000", layers=12)
+    data = _real_suite(tmp_path)
+    data["languages"] = {"seen": ["en", "fr"], "unseen": ["es"]}
+    assert main(["check", str(_write(tmp_path, data))]) == 2
+    assert "out of range for a model with 12 layers" in capsys.readouterr().err
+
+
+def test_listed_and_globbed_names_must_differ(tmp_path):
+    _multisimlex(tmp_path)
+    _fake_checkpoint(tmp_path / "ckpts" / "iter_0001000")
+    data = _real_suite(tmp_path)
+    data["model"]["checkpoints"][0]["name"] = "iter_0001000"
+    data["languages"] = {"seen": ["en", "fr"], "unseen": ["es"]}
+    with pytest.raises(SuiteError, match="occur twice"):
+        resolve(load_suite(_write(tmp_path, data)))
+
+
+def test_organism_and_random_stay_exclusive(tmp_path):
+    data = _real_suite(tmp_path)
+    data["model"]["random"] = "llama"
+    with pytest.raises(SuiteError, match="exactly one checkpoint source"):
+        load_suite(_write(tmp_path, data))
+
+
+def test_gpu_settings_reach_load_checkpoint(tmp_path, monkeypatch):
+    _multisimlex(tmp_path)
+    _fake_checkpoint(tmp_path / "ckpts" / "iter_0001000")
+    data = _real_suite(tmp_path, dtype="float16", device="cuda:1", device_map="auto")
+    data["model"]["trust_remote_code"] = True
+    data["languages"] = {"seen": ["en", "fr"], "unseen": ["es"]}
+    data["sample"] = {"trials": 1}
+    calls = []
+
+    class Loaded(Exception):
+        pass
+
+    def load(checkpoint, **kwargs):
+        calls.append((checkpoint.name, kwargs))
+        raise Loaded
+
+    monkeypatch.setattr(run, "load_checkpoint", load)
+    with pytest.raises(Loaded):
+        run.run_suite(load_suite(_write(tmp_path, data)), tmp_path / "store", progress=False)
+    expected = {"dtype": "float16", "device": "cuda:1", "device_map": "auto"}
+    assert calls == [("iter_0001000", {**expected, "trust_remote_code": True})]
+
+
+def test_store_may_be_a_file_url(tmp_path, capsys):
+    assert main(["report", f"file://{tmp_path}/nothing", "--out", str(tmp_path / "r")]) == 2
+    assert f"store '{tmp_path}/nothing' does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", "s3://bucket/store"])
+    assert exit_.value.code == 2
+    assert "not a local path or file:// URL" in capsys.readouterr().err
+
+
+def test_suite_hash_follows_the_lexicon_content_not_its_path(tmp_path):
+    _multisimlex(tmp_path)
+    data = _real_suite(tmp_path)
+    first = load_suite(_write(tmp_path, data)).settings_hash()
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    (moved / "t.csv").write_bytes((tmp_path / "msl" / "translation.csv").read_bytes())
+    data["lexicon"]["path"] = str(moved / "t.csv")
+    assert load_suite(_write(tmp_path, data)).settings_hash() == first
+    (moved / "t.csv").write_text("ID,PoS,ENG_1\n1,N,dog\n", encoding="utf-8")
+    assert load_suite(_write(tmp_path, data)).settings_hash() != first
