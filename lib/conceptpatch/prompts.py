@@ -59,11 +59,12 @@ class Template:
             ) from None
         missing = [f for f in _FIELDS if f not in names]
         unknown = [f for f in names if f not in _FIELDS]
-        if missing or unknown or names.count("input_word") != 1 or names[-1] != "output_word":
+        once = names.count("input_word") == names.count("output_word") == 1
+        if missing or unknown or not once or names[-1] != "output_word":
             raise PromptError(
                 f"prompt template {self.line!r} must use each of {{{'}, {'.join(_FIELDS)}}} "
-                "once (input_word exactly once) and end with {output_word} (optionally followed"
-                " by a closing quote): fix the template"
+                "(input_word and output_word exactly once) and end with {output_word} (optionally"
+                " followed by a closing quote): fix the template"
             )
 
     def render(self, values: dict[str, str], query: bool = False) -> tuple[str, tuple[int, int]]:
