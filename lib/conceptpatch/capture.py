@@ -2,12 +2,15 @@
 
 States are indexed like ``hidden_states`` in transformers: state 0 is the input embedding's output,
 state ``l + 1`` the output of decoder layer ``l``. A word is read at up to ``width`` token positions
-aligned from its end (width 1 = the paper's last token of the query word).
+aligned from its end (width 1 = the paper's last token of the query word). Rows whose tokens before
+the query word are the same (per-pair few-shot examples) share one prefix KV cache, computed once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+import inspect
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
@@ -17,7 +20,20 @@ from torch import nn
 from conceptpatch.checkpoints import LoadedModel
 from conceptpatch.prompts import Prompt, word_token_spans
 
-__all__ = ["Batch", "capture", "concept_latents", "encode", "hidden_of", "with_hidden"]
+__all__ = [
+    "Batch",
+    "Prefixed",
+    "StateCache",
+    "cache_kwarg",
+    "capture",
+    "concept_latents",
+    "encode",
+    "group_mean",
+    "hidden_of",
+    "prompt_states",
+    "shared_prefix",
+    "with_hidden",
+]
 
 
 @dataclass(frozen=True)
@@ -26,20 +42,26 @@ class Batch:
 
     ``positions[b, w]`` is the token index of the ``w``-th token counted from the end of row ``b``'s
     query word, stored right-aligned (column ``width - 1`` is the last token); -1 where the word
-    has fewer tokens.
+    has fewer tokens. ``first[b]`` is the index of the word's first token.
     """
 
     input_ids: torch.Tensor  # [B, T]
     attention_mask: torch.Tensor  # [B, T]
     position_ids: torch.Tensor  # [B, T]
     positions: torch.Tensor  # [B, W]
+    first: torch.Tensor | None = None  # [B]
 
 
 def encode(lm: LoadedModel, prompts: Sequence[Prompt], width: int = 1) -> Batch:
-    """Tokenise ``prompts`` with left padding and locate each query word's last ``width`` tokens."""
+    """Tokenise ``prompts`` with left padding and locate each query word's last ``width`` tokens.
+
+    Left padding is forced whatever the tokenizer's setting: the answer is decoded from each
+    row's last column, which must be a real token.
+    """
     enc = lm.tokenizer(
         [p.text for p in prompts],
         padding=True,
+        padding_side="left",
         return_tensors="pt",
         return_offsets_mapping=True,
     )
@@ -55,6 +77,7 @@ def encode(lm: LoadedModel, prompts: Sequence[Prompt], width: int = 1) -> Batch:
         attention_mask=mask.to(device),
         position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(device),
         positions=positions.to(device),
+        first=first.squeeze(1).to(device),
     )
 
 
@@ -89,10 +112,10 @@ def capture(
     valid = positions >= 0
     index = positions.clamp(min=0)
     modules = _state_modules(lm)
+    rows = torch.arange(positions.shape[0], device=positions.device).unsqueeze(1)
 
     def hook(module: nn.Module, args: object, output: object) -> None:
         hidden = hidden_of(output)  # [B, T, H]
-        rows = torch.arange(hidden.shape[0], device=hidden.device).unsqueeze(1)
         taken = hidden[rows, index]  # [B, W, H]
         read.append(torch.where(valid.unsqueeze(-1), taken, 0.0))
         if stop_after and module is modules[-1]:
@@ -118,30 +141,196 @@ def run_captured(lm: LoadedModel, batch: Batch) -> torch.Tensor:
     return torch.stack(read, dim=1)
 
 
+@dataclass(frozen=True)
+class Prefixed:
+    """The KV cache of each row's tokens before column ``cut[b]`` of a batch, left-padded.
+
+    ``mask`` ``[B, P]`` is the cached part's attention mask; the batch's columns from ``start``
+    (the smallest cut) on are not in the cache, and those before a row's own cut must be masked.
+    """
+
+    cache: object | None  # a transformers DynamicCache, None when every prefix is empty
+    mask: torch.Tensor  # [B, P]
+    start: int
+    cut: torch.Tensor  # [B]
+
+    def rest_mask(self, batch: Batch, end: int | None = None) -> torch.Tensor:
+        """Attention mask of the batch's columns ``start:end``: masked before each row's cut."""
+        mask = batch.attention_mask[:, self.start : end]
+        cols = torch.arange(self.start, self.start + mask.shape[1], device=mask.device)
+        return mask * (cols.unsqueeze(0) >= self.cut.unsqueeze(1)).to(mask.dtype)
+
+
+def cache_kwarg(lm: LoadedModel) -> str:
+    """The name of the KV-cache argument of ``lm.model.forward`` (it changed across versions)."""
+    return _cache_kwarg(type(lm.model).forward)
+
+
+@functools.cache
+def _cache_kwarg(forward: object) -> str:
+    params = inspect.signature(forward).parameters  # type: ignore[arg-type]
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def shared_prefix(lm: LoadedModel, batch: Batch, cut: torch.Tensor) -> Prefixed:
+    """KV cache of every row's tokens before ``cut[b]``, one forward per distinct token sequence.
+
+    Rows with the same tokens before the query word (the same few-shot examples and input
+    language) reuse one computation; positions restart at 0 after the padding, as in the batch.
+    """
+    from transformers import DynamicCache
+
+    cut = cut.to(batch.input_ids.device)
+    start = int(cut.min())
+    ids = batch.input_ids.cpu()
+    pad = batch.attention_mask.cpu().argmax(dim=1)  # first real column (left padding)
+    ends = cut.cpu()
+    keys = [tuple(ids[b, int(pad[b]) : int(ends[b])].tolist()) for b in range(ids.shape[0])]
+    unique: dict[tuple[int, ...], int] = {}
+    for key in keys:
+        if key:
+            unique.setdefault(key, len(unique))
+    device = lm.device
+    if not unique:
+        empty = torch.zeros(len(keys), 0, dtype=batch.attention_mask.dtype, device=device)
+        return Prefixed(None, empty, start, cut)
+    width = max(map(len, unique))
+    pad_id = lm.tokenizer.pad_token_id  # type: ignore[attr-defined]
+    u_ids = torch.full((len(unique), width), int(pad_id or 0), dtype=ids.dtype)
+    u_mask = torch.zeros(len(unique), width, dtype=batch.attention_mask.dtype)
+    for key, u in unique.items():
+        u_ids[u, width - len(key) :] = torch.tensor(key, dtype=ids.dtype)
+        u_mask[u, width - len(key) :] = 1
+    u_pos = (u_mask.cumsum(-1) - 1).clamp(min=0)
+    cache = DynamicCache()
+    with torch.no_grad():
+        lm.model(
+            input_ids=u_ids.to(device),
+            attention_mask=u_mask.to(device),
+            position_ids=u_pos.to(device),
+            use_cache=True,
+            logits_to_keep=1,
+            **{cache_kwarg(lm): cache},
+        )
+    index = [unique.get(key, 0) for key in keys]
+    mask = u_mask[index] * torch.tensor([bool(k) for k in keys], dtype=u_mask.dtype).unsqueeze(1)
+    if index != list(range(len(keys))):
+        rows = torch.tensor(index, device=device)
+        cache = DynamicCache(
+            ddp_cache_data=[(layer.keys[rows], layer.values[rows]) for layer in cache.layers]
+        )
+    return Prefixed(cache, mask.to(device), start, cut)
+
+
+def prompt_states(
+    lm: LoadedModel, prompts: Sequence[Prompt], width: int = 1
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The states of each prompt at its query word's last ``width`` tokens, ``[N, S, W, H]``.
+
+    Also returns which of the ``W`` positions each word has, ``[N, W]``. One forward: the tokens
+    before each query word come from a shared prefix cache (computed once per distinct prefix),
+    the rest runs with capture hooks. Positions a word lacks are zero.
+    """
+    batch = encode(lm, prompts, width)
+    assert batch.first is not None
+    prefixed = shared_prefix(lm, batch, batch.first)
+    start = prefixed.start
+    positions = torch.where(batch.positions >= 0, batch.positions - start, -1)
+    mask = torch.cat([prefixed.mask, prefixed.rest_mask(batch)], dim=1)
+    extra = {cache_kwarg(lm): prefixed.cache} if prefixed.cache is not None else {}
+    with torch.no_grad(), capture(lm, positions) as read, suppress(_Stop):
+        lm.model(
+            input_ids=batch.input_ids[:, start:],
+            attention_mask=mask,
+            position_ids=batch.position_ids[:, start:],
+            use_cache=prefixed.cache is not None,
+            **extra,
+        )
+    return torch.stack(read, dim=1), batch.positions >= 0
+
+
+def group_mean(states: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean of ``states`` ``[n, S, W, H]`` over sources, per token position (``valid`` ``[n, W]``).
+
+    Invalid positions must hold zeros; a position no source has stays zero. Every concept latent
+    (engine and reference loop) goes through this one function, so they agree bit for bit.
+    """
+    counts = valid.to(states.dtype).sum(dim=0).clamp(min=1)  # [W]
+    return states.sum(dim=0) / counts[None, :, None]
+
+
+class StateCache:
+    """Per-prompt states kept across calls while planned uses remain (then dropped).
+
+    ``uses`` counts how often each key (``(prompt text, width)``) will be asked for; a state
+    asked for once is never kept, so memory stays bounded by what is still to be reused.
+    """
+
+    def __init__(self, uses: Mapping[Hashable, int] | None = None) -> None:
+        self._uses: dict[Hashable, int] = dict(uses or {})
+        self._kept: dict[Hashable, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def get(self, key: Hashable) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The kept state for ``key``, or None."""
+        return self._kept.get(key)
+
+    def use(self, key: Hashable, value: tuple[torch.Tensor, torch.Tensor]) -> None:
+        """Count one use of ``key``'s state; keep it while more uses are planned."""
+        left = self._uses.get(key, 1) - 1
+        if left > 0:
+            self._uses[key] = left
+            self._kept[key] = value
+        else:
+            self._uses.pop(key, None)
+            self._kept.pop(key, None)
+
+
 def concept_latents(
     lm: LoadedModel,
     groups: Sequence[Sequence[Prompt]],
     width: int = 1,
     batch_size: int = 32,
+    cache: StateCache | None = None,
 ) -> torch.Tensor:
     """The concept latent of each group: the mean state over its source prompts, ``[G, S, W, H]``.
 
     Word tokens are aligned from the end, so position ``w`` averages only over the sources whose
-    word has that many tokens; a position no source has stays zero.
+    word has that many tokens; a position no source has stays zero. Each distinct prompt is run
+    once (and, with a ``cache``, once per plan rather than per call).
     """
-    flat = [(g, p) for g, group in enumerate(groups) for p in group]
-    sums: torch.Tensor | None = None
-    counts = torch.zeros(len(groups), width, device=lm.device)
-    for start in range(0, len(flat), batch_size):
-        chunk = flat[start : start + batch_size]
-        batch = encode(lm, [p for _, p in chunk], width)
-        states = run_captured(lm, batch).float()  # [b, S, W, H]
-        owner = torch.tensor([g for g, _ in chunk], device=lm.device)
-        if sums is None:
-            sums = torch.zeros(len(groups), *states.shape[1:], device=lm.device)
-        sums.index_add_(0, owner, states)
-        counts.index_add_(0, owner, (batch.positions >= 0).float())
-    if sums is None:
+    if not any(groups):
         raise ValueError("concept_latents needs at least one source prompt")
-    mean = sums / counts.clamp(min=1)[:, None, :, None]
-    return mean
+    found: dict[tuple[str, int], tuple[torch.Tensor, torch.Tensor]] = {}
+    todo: dict[tuple[str, int], Prompt] = {}
+    for group in groups:
+        for p in group:
+            key = (p.text, width)
+            if key in found or key in todo:
+                continue
+            hit = cache.get(key) if cache is not None else None
+            if hit is not None:
+                found[key] = hit
+            else:
+                todo[key] = p
+    pending = list(todo.items())
+    for start in range(0, len(pending), batch_size):
+        chunk = pending[start : start + batch_size]
+        states, valid = prompt_states(lm, [p for _, p in chunk], width)
+        states = states.float()
+        for i, (key, _) in enumerate(chunk):
+            found[key] = (states[i], valid[i])
+    out = []
+    for group in groups:
+        if not group:
+            raise ValueError("concept_latents needs at least one source prompt per group")
+        entries = [found[(p.text, width)] for p in group]
+        if cache is not None:
+            for p, entry in zip(group, entries, strict=True):
+                cache.use((p.text, width), entry)
+        out.append(
+            group_mean(torch.stack([s for s, _ in entries]), torch.stack([v for _, v in entries]))
+        )
+    return torch.stack(out)

@@ -3,12 +3,12 @@
 For a sweep over first layers j, the prompt up to the query word is the same unpatched computation
 for every j (attention is causal), so its KV cache is computed once per batch and reused; only the
 tail (query word to the end) is recomputed with the patch, then the answer decoded with the cache.
+Rows with the same tokens before the query word (per-pair few-shot examples) share that prefix.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +17,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from conceptpatch.capture import Batch, encode, hidden_of, with_hidden
+from conceptpatch.capture import cache_kwarg, encode, hidden_of, shared_prefix, with_hidden
 from conceptpatch.checkpoints import LoadedModel
 from conceptpatch.prompts import Prompt
 
@@ -36,6 +36,8 @@ POSITION_MODES: tuple[str, ...] = ("last", "word", "word+embeddings")
 #: Tokens of a word patched in the ``word`` modes (aligned from the word's end).
 WORD_WIDTH = 8
 UNPATCHED = -1
+#: Per-row first state of an unpatched row in a forward that mixes first layers.
+NEVER = 2**30
 
 
 def width_of(mode: PositionMode) -> int:
@@ -69,28 +71,40 @@ def patch(
     latents: torch.Tensor,
     positions: torch.Tensor,
     include_embedding: bool = False,
+    first_states: torch.Tensor | None = None,
+    latent_rows: torch.Tensor | None = None,
 ) -> Iterator[_PatchState]:
     """Forward hooks that overwrite ``positions`` with ``latents`` at states >= ``first_state``.
 
     ``latents`` is ``[B, S, W, H]`` (state 0 = embedding, state l + 1 = layer l), ``positions``
     ``[B, W]`` token indices (-1 = none). The yielded state switches the hooks: set ``first_state``
     (a decoder layer j patches states j+1..L), ``offset`` (tokens already in the cache) and
-    ``active``. Hooks are removed on exit, whatever happens.
+    ``active``. Hooks are removed on exit, whatever happens. With ``first_states`` ``[B]`` each
+    row has its own first state (several first layers in one forward; ``state.first_state`` is
+    then ignored) and reads the latents of row ``latent_rows[b]``.
     """
     state = _PatchState()
     valid = positions >= 0
     rows, cols = valid.nonzero(as_tuple=True)
     token_index = positions[rows, cols]
+    row_first = first_states[rows] if first_states is not None else None
+    source = latent_rows[rows] if latent_rows is not None else rows
 
     def make_hook(s: int):
         def hook(module: nn.Module, args: object, output: object) -> object:
             if not state.active:
                 return None
-            if (s == 0 and not include_embedding) or 0 < s < state.first_state:
-                return None
+            if row_first is None:
+                if (s == 0 and not include_embedding) or 0 < s < state.first_state:
+                    return None
+                r, c, t, src = rows, cols, token_index, source
+            else:
+                if s == 0 and not include_embedding:
+                    return None
+                keep = row_first < NEVER if s == 0 else row_first <= s
+                r, c, t, src = rows[keep], cols[keep], token_index[keep], source[keep]
             hidden = hidden_of(output).clone()
-            values = latents[rows, s, cols].to(hidden.dtype)
-            hidden[rows, token_index - state.offset] = values
+            hidden[r, t - state.offset] = latents[src, s, c].to(hidden.dtype)
             return with_hidden(output, hidden)
 
         return hook
@@ -104,22 +118,20 @@ def patch(
             handle.remove()
 
 
-@functools.cache
-def _cache_kwarg(forward: object) -> str:
-    params = inspect.signature(forward).parameters  # type: ignore[arg-type]
-    return "cache" if "cache" in params else "past_key_values"
-
-
 def _forward(lm: LoadedModel, cache: object, **inputs: torch.Tensor) -> torch.Tensor:
     """One cached forward; returns the logits of the last position, ``[B, V]``."""
-    kwarg = _cache_kwarg(type(lm.model).forward)
-    out = lm.model(**inputs, use_cache=True, logits_to_keep=1, **{kwarg: cache})
+    out = lm.model(**inputs, use_cache=True, logits_to_keep=1, **{cache_kwarg(lm): cache})
     return out.logits[:, -1, :]
 
 
 def stop_token_mask(lm: LoadedModel) -> torch.Tensor:
     """Boolean mask over the vocabulary: tokens that contain a closing quote or newline, or EOS."""
-    return _stop_mask(lm.tokenizer).to(lm.device)
+    return _stop_mask_on(lm.tokenizer, lm.device)
+
+
+@functools.lru_cache(maxsize=8)
+def _stop_mask_on(tokenizer: object, device: torch.device) -> torch.Tensor:
+    return _stop_mask(tokenizer).to(device)
 
 
 @functools.lru_cache(maxsize=8)
@@ -135,7 +147,10 @@ def _stop_mask(tokenizer: object) -> torch.Tensor:
 
 def answer_text(lm: LoadedModel, tokens: Sequence[int]) -> str:
     """The decoded answer: text before the first closing quote or newline, trimmed."""
-    text = lm.tokenizer.decode(list(tokens), skip_special_tokens=True)
+    return _cut(lm.tokenizer.decode(list(tokens), skip_special_tokens=True))
+
+
+def _cut(text: str) -> str:
     for stop in ('"', "\n"):
         text = text.split(stop, 1)[0]
     return text.strip()
@@ -145,32 +160,37 @@ def _decode(
     lm: LoadedModel,
     cache: object,
     logits: torch.Tensor,
-    batch: Batch,
+    mask: torch.Tensor,
+    position: torch.Tensor,
     score_ids: torch.Tensor,
     max_new_tokens: int,
 ) -> Generation:
-    """Greedy decoding from the prompt's last logits; each row stops at a quote or newline."""
+    """Greedy decoding from the prompt's last logits; each row stops at a quote or newline.
+
+    ``mask`` is the attention mask of everything cached so far, ``position`` ``[B, 1]`` the
+    position id of the prompt's last token. One batched forward per new token.
+    """
     p_first = logits.float().softmax(-1).gather(1, score_ids.unsqueeze(1)).squeeze(1)
     stops = stop_token_mask(lm)
     size = logits.shape[0]
     done = torch.zeros(size, dtype=torch.bool, device=logits.device)
     generated: list[torch.Tensor] = []
-    mask = batch.attention_mask
-    position = batch.position_ids[:, -1:]
+    ones = torch.ones_like(mask[:, :1])
     for step in range(max_new_tokens):
         token = logits.argmax(-1)
         generated.append(torch.where(done, -1, token))
         done |= stops[token]
-        if bool(done.all()) or step == max_new_tokens - 1:
+        if step == max_new_tokens - 1 or bool(done.all()):
             break
-        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+        mask = torch.cat([mask, ones], dim=1)
         position = position + 1
         logits = _forward(
             lm, cache, input_ids=token.unsqueeze(1), attention_mask=mask, position_ids=position
         )
     table = torch.stack(generated, dim=1).tolist()
     tokens = [[t for t in row if t >= 0] for row in table]
-    return Generation(tokens, [answer_text(lm, row) for row in tokens], p_first.cpu())
+    texts = lm.tokenizer.batch_decode(tokens, skip_special_tokens=True)  # type: ignore[attr-defined]
+    return Generation(tokens, [_cut(t) for t in texts], p_first.cpu())
 
 
 def _rewind(cache: object, length: int) -> None:
@@ -188,12 +208,15 @@ def patched_sweep(
     score_ids: torch.Tensor,
     mode: PositionMode = "last",
     max_new_tokens: int = 8,
+    rows: int | None = None,
 ) -> dict[int, Generation]:
     """Greedy answers of ``prompts`` patched from each decoder layer j in ``first_layers``.
 
     ``latents`` is ``[B, S, W, H]`` from `conceptpatch.capture.concept_latents` (one row per
     prompt) or None for the unpatched baseline (then ``first_layers`` must be ``[-1]``). The prefix
-    before the query word is computed once and its KV cache reused for every j.
+    before the query word is computed once and its KV cache reused for every j. ``rows`` bounds the
+    rows of one forward: when it allows several copies of the batch, that many first layers share
+    each forward (the cache is copied per layer; larger matrix products, fewer calls).
     """
     from transformers import DynamicCache
 
@@ -206,30 +229,98 @@ def patched_sweep(
             raise ValueError(f"layer {j} is out of range for a model with {lm.n_layers} layers")
     valid = batch.positions >= 0
     split = int(torch.where(valid, batch.positions, batch.input_ids.shape[1]).min())
+    assert batch.first is not None
     score_ids = score_ids.to(lm.device)
     results: dict[int, Generation] = {}
     with torch.no_grad():
-        cache = DynamicCache()
-        if split > 0:
+        # Unpatched part, once: each row's tokens before its query word (shared between rows
+        # with the same few-shot prefix), then the batch's columns up to the first patched one.
+        prefixed = shared_prefix(lm, batch, torch.clamp(batch.first, max=split))
+        cache = prefixed.cache if prefixed.cache is not None else DynamicCache()
+        mask = torch.cat([prefixed.mask, prefixed.rest_mask(batch, end=split)], dim=1)
+        if prefixed.start < split:
             _forward(
                 lm,
                 cache,
-                input_ids=batch.input_ids[:, :split],
-                attention_mask=batch.attention_mask[:, :split],
-                position_ids=batch.position_ids[:, :split],
+                input_ids=batch.input_ids[:, prefixed.start : split],
+                attention_mask=mask,
+                position_ids=batch.position_ids[:, prefixed.start : split],
             )
+        cached = mask.shape[1]
+        mask = torch.cat([mask, batch.attention_mask[:, split:]], dim=1)
         tail = {
             "input_ids": batch.input_ids[:, split:],
-            "attention_mask": batch.attention_mask,
+            "attention_mask": mask,
             "position_ids": batch.position_ids[:, split:],
         }
+        last = batch.position_ids[:, -1:]
         values = latents if latents is not None else torch.zeros(0)
-        with patch(lm, values, batch.positions, mode == "word+embeddings") as state:
+        emb = mode == "word+embeddings"
+        per_forward = max(1, (rows or 0) // len(prompts))
+        if per_forward > 1 and len(first_layers) > 1:
+            base = [(layer.keys, layer.values) for layer in getattr(cache, "layers", [])]
+            layers = list(first_layers)
+            for start in range(0, len(layers), per_forward):
+                group = layers[start : start + per_forward]
+                results.update(
+                    _fused(lm, base, group, tail, values, batch.positions, emb, split, score_ids,
+                           max_new_tokens, last)
+                )  # fmt: skip
+            return results
+        with patch(lm, values, batch.positions, emb) as state:
             for j in first_layers:
                 state.first_state, state.offset = j + 1, split
                 state.active = j != UNPATCHED
                 logits = _forward(lm, cache, **tail)
                 state.active = False
-                results[j] = _decode(lm, cache, logits, batch, score_ids, max_new_tokens)
-                _rewind(cache, split)
+                results[j] = _decode(lm, cache, logits, mask, last, score_ids, max_new_tokens)
+                _rewind(cache, cached)
     return results
+
+
+def _fused(
+    lm: LoadedModel,
+    base: list[tuple[torch.Tensor, torch.Tensor]],
+    group: Sequence[int],
+    tail: dict[str, torch.Tensor],
+    latents: torch.Tensor,
+    positions: torch.Tensor,
+    include_embedding: bool,
+    offset: int,
+    score_ids: torch.Tensor,
+    max_new_tokens: int,
+    last: torch.Tensor,
+) -> dict[int, Generation]:
+    """Several first layers in one batched tail forward and decode: one copy of the batch each."""
+    from transformers import DynamicCache
+
+    size, copies = positions.shape[0], len(group)
+    cache = DynamicCache(
+        ddp_cache_data=[(k.repeat(copies, 1, 1, 1), v.repeat(copies, 1, 1, 1)) for k, v in base]
+    )
+    device = positions.device
+    firsts = torch.tensor([j + 1 if j != UNPATCHED else NEVER for j in group], device=device)
+    inputs = {name: value.repeat(copies, 1) for name, value in tail.items()}
+    owners = torch.arange(size, device=device).repeat(copies)
+    with patch(
+        lm,
+        latents,
+        positions.repeat(copies, 1),
+        include_embedding,
+        first_states=firsts.repeat_interleave(size),
+        latent_rows=owners,
+    ) as state:
+        state.offset, state.active = offset, latents.numel() > 0
+        logits = _forward(lm, cache, **inputs)
+        state.active = False
+    mask = inputs["attention_mask"]
+    generation = _decode(
+        lm, cache, logits, mask, last.repeat(copies, 1), score_ids.repeat(copies), max_new_tokens
+    )
+    out = {}
+    for i, j in enumerate(group):
+        rows = slice(i * size, (i + 1) * size)
+        out[j] = Generation(
+            generation.tokens[rows], generation.texts[rows], generation.p_first[rows]
+        )
+    return out

@@ -2,7 +2,9 @@
 
 For each checkpoint the model is loaded once, every missing unit computed (concept latents from
 the source prompts, then a patched sweep over all layers of the target prompts), scored, and the
-unit written atomically; then the model is released before the next checkpoint.
+unit written atomically; then the model is released before the next checkpoint. Within a unit,
+trials are batched in memory-bounded chunks ordered by (pair, examples) so that per-pair few-shot
+prefixes are shared, and a source prompt's states are computed once however many trials use it.
 """
 
 from __future__ import annotations
@@ -17,17 +19,36 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from conceptpatch.capture import concept_latents
+from conceptpatch.capture import StateCache, concept_latents
 from conceptpatch.checkpoints import Checkpoint, LoadedModel, load_checkpoint
 from conceptpatch.errors import SuiteError
-from conceptpatch.patching import UNPATCHED, Generation, patched_sweep, width_of
+from conceptpatch.patching import UNPATCHED, patched_sweep, width_of
 from conceptpatch.prompts import Prompt
 from conceptpatch.results import Store, conform
 from conceptpatch.scoring import categorize
 from conceptpatch.suite import Resolved, Suite, resolve
 from conceptpatch.trials import Trial, plan_trials, source_prompts, target_prompt
 
-__all__ = ["Unit", "plan_units", "run_suite", "run_unit", "score_ids", "versions"]
+__all__ = [
+    "CPU_BATCH_SIZE",
+    "Outcome",
+    "Unit",
+    "batch_size",
+    "forward_rows",
+    "plan_units",
+    "run_suite",
+    "run_unit",
+    "score_ids",
+    "sweep_trials",
+    "versions",
+]
+
+#: Prompts per forward on CPU with ``model.batch_size = "auto"`` (compute-bound: more buys little).
+CPU_BATCH_SIZE = 64
+#: Share of free accelerator memory an automatic batch may fill.
+GPU_MEMORY_SHARE = 0.4
+#: KV-cache bytes one CPU forward may hold when several first layers share it ("auto").
+CPU_FUSED_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +77,9 @@ def plan_units(
 ) -> list[Unit]:
     """The suite's units in a fixed order, restricted to ``checkpoints`` and to one ``shard``.
 
-    ``shard=(i, n)`` takes every n-th unit starting at i, so n processes split a suite.
+    ``shard=(i, n)`` gives n processes disjoint shares that cover the suite. With at least as
+    many checkpoints as shards, a shard takes every n-th checkpoint with all its settings, so each
+    checkpoint is downloaded and loaded by one process only; otherwise every n-th unit.
     """
     known = {c.name: c for c in resolved.checkpoints}
     if checkpoints is not None:
@@ -72,6 +95,9 @@ def plan_units(
         index, count = shard
         if not 0 <= index < count:
             raise SuiteError(f"shard {index}/{count} is out of range: use i/n with 0 <= i < n")
+        if len(chosen) >= count:
+            mine = {c.name for c in chosen[index::count]}
+            return [u for u in units if u.checkpoint.name in mine]
         units = units[index::count]
     return units
 
@@ -103,9 +129,138 @@ def score_ids(lm: LoadedModel, prompts: Sequence[Prompt], words: Sequence[str]) 
     return torch.tensor(ids)
 
 
-def _batch_size(resolved: Resolved) -> int:
-    size = resolved.suite.model.get("batch_size", "auto")
-    return 32 if size == "auto" else int(size)
+def batch_size(lm: LoadedModel, suite: Suite, prompt_tokens: int = 128) -> int:
+    """Prompts per forward: the suite's ``model.batch_size``, or bounded by memory when "auto".
+
+    On CUDA the bound comes from free memory and the model's shape (KV cache of a prompt plus
+    its answer, MLP activations, attention scores and logits per row); elsewhere it is
+    `CPU_BATCH_SIZE`.
+    """
+    size = suite.model.get("batch_size", "auto")
+    if size != "auto":
+        return int(size)
+    if lm.device.type != "cuda":
+        return CPU_BATCH_SIZE
+    free, _ = torch.cuda.mem_get_info(lm.device)
+    config = lm.model.config
+    hidden = int(config.hidden_size)
+    heads = int(config.num_attention_heads)
+    inner = int(getattr(config, "intermediate_size", None) or 4 * hidden)
+    element = next(lm.model.parameters()).element_size()
+    tokens = prompt_tokens + suite.max_new_tokens
+    per_row = (
+        _kv_bytes(lm) * tokens  # KV cache
+        + 4 * tokens * (inner + hidden) * element  # one layer's activations
+        + heads * tokens * tokens * 4  # attention scores
+        + 3 * int(config.vocab_size) * 4  # last-position logits, softmax
+    )
+    return max(1, min(1024, int(free * GPU_MEMORY_SHARE) // per_row))
+
+
+def forward_rows(lm: LoadedModel, suite: Suite, prompt_tokens: int = 128) -> int:
+    """Rows of one patched forward: on CPU with "auto", room for several first layers at once.
+
+    Copies of a batch for several first layers make larger matrix products and fewer calls; the
+    copies' KV caches are bounded by `CPU_FUSED_BYTES`. Otherwise one copy (`batch_size`).
+    """
+    size = batch_size(lm, suite, prompt_tokens)
+    if suite.model.get("batch_size", "auto") != "auto" or lm.device.type == "cuda":
+        return size
+    per_row = _kv_bytes(lm) * (prompt_tokens + suite.max_new_tokens)
+    return max(size, min(1024, CPU_FUSED_BYTES // max(1, per_row)))
+
+
+def _kv_bytes(lm: LoadedModel) -> int:
+    """KV-cache bytes per token of ``lm`` (all layers)."""
+    config = lm.model.config
+    hidden, heads = int(config.hidden_size), int(config.num_attention_heads)
+    kv_heads = int(getattr(config, "num_key_value_heads", None) or heads)
+    head_dim = int(getattr(config, "head_dim", None) or hidden // heads)
+    element = next(lm.model.parameters()).element_size()
+    return 2 * lm.n_layers * kv_heads * head_dim * element
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The answer of one trial at one first layer (before scoring)."""
+
+    trial: Trial
+    layer: int
+    sources: tuple[Prompt, ...]
+    tokens: tuple[int, ...]
+    text: str
+    p_first: float
+
+
+def _shared_order(trials: Sequence[Trial]) -> list[Trial]:
+    """Trials grouped by target pair and few-shot examples (so chunks share prefixes)."""
+    return sorted(trials, key=lambda t: (t.pair.input, t.pair.output, t.examples, t.trial))
+
+
+def sweep_trials(
+    lm: LoadedModel,
+    resolved: Resolved,
+    setting: str,
+    trials: Sequence[Trial],
+    layers: Sequence[int] | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> list[Outcome]:
+    """Answers of ``trials`` under ``setting`` at each first layer (default: the suite's)."""
+    suite, lexicon = resolved.suite, resolved.lexicon
+    if layers is None:
+        layers = [UNPATCHED] if setting == "unpatched" else suite_layers(suite, lm.n_layers)
+    width = width_of(suite.position)  # type: ignore[arg-type]
+    ordered = _shared_order(trials)
+    targets = [target_prompt(resolved, t) for t in ordered]
+    sources = (
+        [source_prompts(resolved, t, setting) for t in ordered]
+        if setting != "unpatched"
+        else [[] for _ in ordered]
+    )
+    uses: dict[tuple[str, int], int] = {}
+    for group in sources:
+        for p in group:
+            uses[(p.text, width)] = uses.get((p.text, width), 0) + 1
+    states = StateCache(uses)
+    longest = max(targets, key=lambda t: len(t.text), default=None)
+    tokens = len(lm.tokenizer(longest.text)["input_ids"]) if longest is not None else 0
+    size = batch_size(lm, suite, prompt_tokens=tokens)
+    rows = forward_rows(lm, suite, prompt_tokens=tokens)
+    out: list[Outcome] = []
+    for start in range(0, len(ordered), size):
+        chunk = ordered[start : start + size]
+        chunk_targets = targets[start : start + size]
+        chunk_sources = sources[start : start + size]
+        wanted = [lexicon.reference(t.concept, t.pair.output) for t in chunk]
+        ids = score_ids(lm, chunk_targets, wanted)
+        latents = None
+        if setting != "unpatched":
+            latents = concept_latents(lm, chunk_sources, width, batch_size=size, cache=states)
+        sweep = patched_sweep(
+            lm,
+            chunk_targets,
+            latents,
+            layers,
+            ids,
+            suite.position,  # type: ignore[arg-type]
+            suite.max_new_tokens,
+            rows=rows,
+        )
+        for layer, generation in sweep.items():
+            for i, trial in enumerate(chunk):
+                out.append(
+                    Outcome(
+                        trial,
+                        layer,
+                        tuple(chunk_sources[i]),
+                        tuple(generation.tokens[i]),
+                        generation.texts[i],
+                        float(generation.p_first[i]),
+                    )
+                )
+        if progress is not None:
+            progress(len(chunk))
+    return out
 
 
 def run_unit(
@@ -116,35 +271,9 @@ def run_unit(
     progress: Callable[[int], object] | None = None,
 ) -> pd.DataFrame:
     """All rows of one unit: ``trials`` under ``setting`` at every suite layer on model ``lm``."""
-    suite, lexicon = resolved.suite, resolved.lexicon
-    layers = [UNPATCHED] if setting == "unpatched" else suite_layers(suite, lm.n_layers)
-    width = width_of(suite.position)  # type: ignore[arg-type]
-    size = _batch_size(resolved)
-    rows: list[dict[str, object]] = []
-    for start in range(0, len(trials), size):
-        chunk = trials[start : start + size]
-        targets = [target_prompt(resolved, t) for t in chunk]
-        wanted = [lexicon.reference(t.concept, t.pair.output) for t in chunk]
-        ids = score_ids(lm, targets, wanted)
-        sources: list[list[Prompt]] = []
-        latents = None
-        if setting != "unpatched":
-            sources = [source_prompts(resolved, t, setting) for t in chunk]
-            latents = concept_latents(lm, sources, width, batch_size=size)
-        sweep = patched_sweep(
-            lm,
-            targets,
-            latents,
-            layers,
-            ids,
-            suite.position,
-            suite.max_new_tokens,  # type: ignore[arg-type]
-        )
-        for layer, generation in sweep.items():
-            rows.extend(_rows(resolved, lm, setting, layer, chunk, sources, generation))
-        if progress is not None:
-            progress(len(chunk))
-    frame = pd.DataFrame(rows)
+    lexicon = resolved.lexicon
+    outcomes = sweep_trials(lm, resolved, setting, trials, progress=progress)
+    frame = pd.DataFrame(_rows(resolved, lm, setting, outcomes))
     frame["category"] = [
         categorize(r.output, lexicon, r.concept, r.target_concept, r.input_lang, r.output_lang)
         for r in frame.itertuples()
@@ -153,30 +282,25 @@ def run_unit(
 
 
 def _rows(
-    resolved: Resolved,
-    lm: LoadedModel,
-    setting: str,
-    layer: int,
-    trials: Sequence[Trial],
-    sources: Sequence[Sequence[Prompt]],
-    generation: Generation,
+    resolved: Resolved, lm: LoadedModel, setting: str, outcomes: Sequence[Outcome]
 ) -> list[dict[str, object]]:
     suite, ckpt = resolved.suite, lm.checkpoint
     unseen = set(resolved.unseen)
+    digest = suite.settings_hash()
     out = []
-    for i, trial in enumerate(trials):
-        pairs = ";".join(str(p.pair) for p in sources[i]) if sources else ""
+    for o in outcomes:
+        trial = o.trial
         out.append(
             {
                 "checkpoint": ckpt.name, "step": ckpt.step, "tokens": ckpt.tokens,
-                "phase": ckpt.phase, "layer": layer, "n_layers": lm.n_layers,
-                "position": suite.position, "setting": setting, "source_pairs": pairs,
+                "phase": ckpt.phase, "layer": o.layer, "n_layers": lm.n_layers,
+                "position": suite.position, "setting": setting,
+                "source_pairs": ";".join(str(p.pair) for p in o.sources),
                 "input_lang": trial.pair.input, "output_lang": trial.pair.output,
                 "output_seen": trial.pair.output not in unseen, "concept": trial.concept,
                 "target_concept": trial.target_concept, "trial": trial.trial,
-                "output": generation.texts[i], "category": "",
-                "p_concept": float(generation.p_first[i]), "seed": suite.seed,
-                "suite_hash": suite.settings_hash(),
+                "output": o.text, "category": "", "p_concept": o.p_first, "seed": suite.seed,
+                "suite_hash": digest,
             }
         )  # fmt: skip
     return out
