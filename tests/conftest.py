@@ -124,3 +124,16 @@ def random_prompts(
         pair = Pair(TINY_CODES[int(a)], TINY_CODES[int(b)])
         prompts.append(build_prompt(lexicon, concept, pair, examples))
     return prompts
+
+
+@pytest.fixture(scope="session")
+def tiny_suite_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A conceptpatch cache holding the tiny model of `_tiny.SUITE`, built once per session."""
+    from _tiny import SUITE
+    from conceptpatch.suite import parse_suite, resolve
+
+    root = tmp_path_factory.getbasetemp() / "conceptpatch-cache"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(ENV_CACHE, str(root))
+        resolve(parse_suite(SUITE))
+    return root

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -11,25 +10,15 @@ import torch
 from _tiny import SUITE, log_lines, start, suite_data, write_suite
 from conceptpatch import run as run_module
 from conceptpatch.results import Store, load_store
-from conceptpatch.suite import parse_suite, resolve
+from conceptpatch.suite import parse_suite
 
 ALL_SETTINGS = {"settings": ["seen", "target", "en_en", "self", "unpatched"]}
 KEYS = ["checkpoint", "setting", "layer", "trial"]
 
 
-@pytest.fixture(scope="session")
-def cache(tmp_path_factory) -> Path:
-    """One conceptpatch cache per test session: the tiny model is built once, never in ~/.cache."""
-    root = tmp_path_factory.getbasetemp() / "conceptpatch-cache"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CONCEPTPATCH_CACHE", str(root))
-        resolve(parse_suite(SUITE))
-    return root
-
-
 @pytest.fixture(autouse=True)
-def _cache_env(cache, monkeypatch):
-    monkeypatch.setenv("CONCEPTPATCH_CACHE", str(cache))
+def _cache_env(tiny_suite_cache, monkeypatch):
+    monkeypatch.setenv("CONCEPTPATCH_CACHE", str(tiny_suite_cache))
     torch.set_num_threads(1)
 
 
@@ -62,13 +51,13 @@ def test_a_unit_another_process_finished_meanwhile_is_not_recomputed(tmp_path, m
 
 
 @pytest.mark.slow
-def test_two_processes_on_one_store_compute_each_unit_once(tmp_path, cache):
+def test_two_processes_on_one_store_compute_each_unit_once(tmp_path, tiny_suite_cache):
     suite = write_suite(tmp_path, patch=ALL_SETTINGS)
     reference = run_module.run_suite(
         parse_suite(suite_data(patch=ALL_SETTINGS)), tmp_path / "r", progress=False
     )
     store, log = tmp_path / "store", tmp_path / "units.log"
-    procs = [start(tmp_path, suite, store, cache, log, slow=0.3) for _ in range(2)]
+    procs = [start(tmp_path, suite, store, tiny_suite_cache, log, slow=0.3) for _ in range(2)]
     for proc in procs:
         assert proc.wait(timeout=300) == 0, proc.stderr.read()
     starts = Counter(log_lines(log, "start"))

@@ -11,22 +11,12 @@ from _tiny import SUITE, suite_data, write_suite
 from conceptpatch import run as run_module
 from conceptpatch.cli import main
 from conceptpatch.results import Store, load_store
-from conceptpatch.suite import load_suite, parse_suite, resolve
-
-
-@pytest.fixture(scope="session")
-def cache(tmp_path_factory) -> Path:
-    """One conceptpatch cache per test session: the tiny model is built once, never in ~/.cache."""
-    root = tmp_path_factory.getbasetemp() / "conceptpatch-cache"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CONCEPTPATCH_CACHE", str(root))
-        resolve(parse_suite(SUITE))
-    return root
+from conceptpatch.suite import load_suite, parse_suite
 
 
 @pytest.fixture(autouse=True)
-def _cache_env(cache, monkeypatch):
-    monkeypatch.setenv("CONCEPTPATCH_CACHE", str(cache))
+def _cache_env(tiny_suite_cache, monkeypatch):
+    monkeypatch.setenv("CONCEPTPATCH_CACHE", str(tiny_suite_cache))
     torch.set_num_threads(1)
 
 

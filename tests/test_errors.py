@@ -29,24 +29,14 @@ from conceptpatch.errors import (
 from conceptpatch.lexicon import language, load_long_csv
 from conceptpatch.prompts import Pair, build_prompt, query_positions, sample_examples
 from conceptpatch.results import SCHEMA_VERSION
-from conceptpatch.suite import load_suite, parse_suite, resolve
+from conceptpatch.suite import load_suite, parse_suite
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 
-@pytest.fixture(scope="session")
-def cache(tmp_path_factory) -> Path:
-    """One conceptpatch cache per test session: the tiny model is built once, never in ~/.cache."""
-    root = tmp_path_factory.getbasetemp() / "conceptpatch-cache"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CONCEPTPATCH_CACHE", str(root))
-        resolve(parse_suite(SUITE))
-    return root
-
-
 @pytest.fixture(autouse=True)
-def _cache_env(cache, monkeypatch):
-    monkeypatch.setenv("CONCEPTPATCH_CACHE", str(cache))
+def _cache_env(tiny_suite_cache, monkeypatch):
+    monkeypatch.setenv("CONCEPTPATCH_CACHE", str(tiny_suite_cache))
     torch.set_num_threads(1)
 
 

@@ -19,25 +19,15 @@ from _tiny import SUITE, kill, log_lines, start, suite_data, wait_for, write_sui
 from conceptpatch import results as results_module
 from conceptpatch import run as run_module
 from conceptpatch.results import Store, load_store
-from conceptpatch.suite import parse_suite, resolve
+from conceptpatch.suite import parse_suite
 
 #: Five units (one per setting) so kills land between and inside units.
 ALL_SETTINGS = {"settings": ["seen", "target", "en_en", "self", "unpatched"]}
 
 
-@pytest.fixture(scope="session")
-def cache(tmp_path_factory) -> Path:
-    """One conceptpatch cache per test session: the tiny model is built once, never in ~/.cache."""
-    root = tmp_path_factory.getbasetemp() / "conceptpatch-cache"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CONCEPTPATCH_CACHE", str(root))
-        resolve(parse_suite(SUITE))
-    return root
-
-
 @pytest.fixture(autouse=True)
-def _cache_env(cache, monkeypatch):
-    monkeypatch.setenv("CONCEPTPATCH_CACHE", str(cache))
+def _cache_env(tiny_suite_cache, monkeypatch):
+    monkeypatch.setenv("CONCEPTPATCH_CACHE", str(tiny_suite_cache))
     torch.set_num_threads(1)
 
 
@@ -64,7 +54,9 @@ def assert_no_temp_files(store: Path) -> None:
 # --------------------------------------------------------------------------------- fast tier
 
 
-def test_interrupted_write_then_resume_computes_only_the_missing(tmp_path, monkeypatch, cache):
+def test_interrupted_write_then_resume_computes_only_the_missing(
+    tmp_path, monkeypatch, tiny_suite_cache
+):
     reference = _reference(tmp_path)
     suite = parse_suite(SUITE)
     store = tmp_path / "store"
@@ -79,7 +71,7 @@ def test_interrupted_write_then_resume_computes_only_the_missing(tmp_path, monke
     with pytest.raises(KeyboardInterrupt):
         run_module.run_suite(suite, store, progress=False)
     monkeypatch.undo()
-    monkeypatch.setenv("CONCEPTPATCH_CACHE", str(cache))  # undo() reset it
+    monkeypatch.setenv("CONCEPTPATCH_CACHE", str(tiny_suite_cache))  # undo() reset it
     assert assert_only_complete_units(store) == ["random-llama seen"]
 
     computed: list[str] = []
@@ -130,7 +122,7 @@ def test_cli_interrupt_says_how_to_resume(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_moments_then_resume_gives_the_same_table(tmp_path, cache):
+def test_sigkill_at_random_moments_then_resume_gives_the_same_table(tmp_path, tiny_suite_cache):
     rng = random.Random()
     seed = rng.randrange(10**6)
     rng.seed(seed)  # printed on failure via the assertion messages below
@@ -139,7 +131,7 @@ def test_sigkill_at_random_moments_then_resume_gives_the_same_table(tmp_path, ca
     store, log = tmp_path / "store", tmp_path / "units.log"
 
     # Kill 1: shortly after the first unit is written (lands in the next unit or its write).
-    proc = start(tmp_path, suite, store, cache, log, slow=0.4)
+    proc = start(tmp_path, suite, store, tiny_suite_cache, log, slow=0.4)
     assert wait_for(log, "written", 1, proc), proc.communicate()
     time.sleep(rng.uniform(0.0, 0.5))
     code, err = kill(proc)
@@ -148,7 +140,7 @@ def test_sigkill_at_random_moments_then_resume_gives_the_same_table(tmp_path, ca
     assert 1 <= len(first) < 5, (seed, first)
 
     # Kill 2: 0.5-3 s after the driver finished its imports (resolve, load or compute).
-    proc = start(tmp_path, suite, store, cache, log, slow=0.4)
+    proc = start(tmp_path, suite, store, tiny_suite_cache, log, slow=0.4)
     wait_for(log, "ready", 2, proc)
     time.sleep(rng.uniform(0.5, 3.0))
     code, err = kill(proc)
@@ -157,7 +149,7 @@ def test_sigkill_at_random_moments_then_resume_gives_the_same_table(tmp_path, ca
 
     # Resume: computes exactly the units that are missing, and nothing else.
     started = len(log_lines(log, "start"))
-    proc = start(tmp_path, suite, store, cache, log)
+    proc = start(tmp_path, suite, store, tiny_suite_cache, log)
     code, err = proc.wait(timeout=300), proc.stderr.read()
     assert code == 0, (seed, err)
     resumed = sorted(log_lines(log, "start")[started:])
@@ -175,11 +167,11 @@ def test_sigkill_at_random_moments_then_resume_gives_the_same_table(tmp_path, ca
 
 
 @pytest.mark.slow
-def test_sigint_stops_cleanly_with_a_resume_message(tmp_path, cache):
+def test_sigint_stops_cleanly_with_a_resume_message(tmp_path, tiny_suite_cache):
     reference = _reference(tmp_path, patch=ALL_SETTINGS)
     suite = write_suite(tmp_path, patch=ALL_SETTINGS)
     store, log = tmp_path / "store", tmp_path / "units.log"
-    proc = start(tmp_path, suite, store, cache, log, slow=0.5)
+    proc = start(tmp_path, suite, store, tiny_suite_cache, log, slow=0.5)
     assert wait_for(log, "written", 1, proc), proc.communicate()
     code, err = kill(proc, signal.SIGINT)
     assert code == 130, err
@@ -191,7 +183,7 @@ def test_sigint_stops_cleanly_with_a_resume_message(tmp_path, cache):
     done = assert_only_complete_units(store)
     assert 1 <= len(done) < 5
 
-    proc = start(tmp_path, suite, store, cache, log)
+    proc = start(tmp_path, suite, store, tiny_suite_cache, log)
     assert proc.wait(timeout=300) == 0, proc.stderr.read()
     assert load_store(store).to_csv() == reference
     assert_no_temp_files(store)

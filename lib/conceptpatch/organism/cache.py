@@ -1,0 +1,90 @@
+"""Where organisms live: a cache keyed by variant, seed and recipe hash; trained once, atomically.
+
+Two processes asking for the same organism take a `filelock.FileLock`; the first trains into a
+temporary directory next to the target and renames it, the second finds the finished directory.
+A directory without ``manifest.json`` is never returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import platformdirs
+import tokenizers
+import torch
+import transformers
+from filelock import FileLock
+
+from conceptpatch.organism.recipes import Recipe, get_recipe
+
+ENV_CACHE = "CONCEPTPATCH_CACHE"
+_CODE_FILES = ("curriculum.py", "words.py", "tokenizer.py", "train.py")
+
+
+def default_root() -> Path:
+    """`$CONCEPTPATCH_CACHE/organism`, else the user cache dir's `conceptpatch/organism`."""
+    base = os.environ.get(ENV_CACHE)
+    if base:
+        return Path(base) / "organism"
+    return Path(platformdirs.user_cache_dir("conceptpatch")) / "organism"
+
+
+def recipe_hash(recipe: Recipe, seed: int) -> str:
+    """Hash of the recipe, the seed, the organism's code and the versions that change weights."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"recipe": recipe.to_dict(), "seed": seed}, sort_keys=True).encode())
+    for name in _CODE_FILES:
+        h.update((Path(__file__).parent / name).read_bytes())
+    for version in (torch.__version__, transformers.__version__, tokenizers.__version__):
+        h.update(version.encode())
+    return h.hexdigest()
+
+
+def organism_dir(variant: str, seed: int, root: Path | None = None) -> Path:
+    """The directory an organism has (or will have) in the cache."""
+    recipe = get_recipe(variant)
+    root = Path(root) if root is not None else default_root()
+    return root / f"{variant}-seed{seed}-{recipe_hash(recipe, seed)[:10]}"
+
+
+def ensure_organism(variant: str = "default", seed: int = 0, root: Path | None = None,
+                    progress: bool = True) -> Path:
+    """The organism's directory; trains it first if it is missing (once, even across processes)."""
+    return build_into(organism_dir(variant, seed, root), variant, seed, progress)
+
+
+def build_into(target: Path, variant: str, seed: int, progress: bool = True) -> Path:
+    """Train organism `variant` into `target` unless it holds one already (locked, atomic)."""
+    from conceptpatch.organism.train import train
+
+    recipe = get_recipe(variant)
+    target = Path(target)
+    if (target / "manifest.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if (target / "manifest.json").is_file():
+            return target
+        if target.exists():  # a leftover without manifest: never trust it
+            shutil.rmtree(target)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            train(recipe, seed, tmp, progress=progress, variant=variant)
+            os.replace(tmp, target)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def cli_train(variant: str = "default", seed: int = 0, out: Path | None = None,
+              progress: bool = True) -> Path:
+    """`conceptpatch organism train`: into directory `out` if given, else into the cache."""
+    if out is None:
+        return ensure_organism(variant, seed, progress=progress)
+    return build_into(Path(out), variant, seed, progress).resolve()
