@@ -14,24 +14,20 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import platformdirs
 import tokenizers
 import torch
 import transformers
 from filelock import FileLock
 
 from conceptpatch.organism.recipes import Recipe, get_recipe
+from conceptpatch.paths import cache_root
 
-ENV_CACHE = "CONCEPTPATCH_CACHE"
 _CODE_FILES = ("curriculum.py", "words.py", "tokenizer.py", "train.py")
 
 
 def default_root() -> Path:
     """`$CONCEPTPATCH_CACHE/organism`, else the user cache dir's `conceptpatch/organism`."""
-    base = os.environ.get(ENV_CACHE)
-    if base:
-        return Path(base) / "organism"
-    return Path(platformdirs.user_cache_dir("conceptpatch")) / "organism"
+    return cache_root() / "organism"
 
 
 def recipe_hash(recipe: Recipe, seed: int) -> str:
