@@ -11,6 +11,7 @@ pytest-xdist as in a serial run, and writes the report once, at session end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +101,7 @@ def pytest_conceptpatch_results(
     from conceptpatch.annotate import apply_annotations
     from conceptpatch.run import run_suite
 
-    return apply_annotations(run_suite(suite, store, checkpoints, progress=False), store)
+    return apply_annotations(run_suite(suite, store, checkpoints, progress=True), store)
 
 
 def _suite(config: pytest.Config) -> Any:
@@ -139,8 +140,12 @@ def _results(config: pytest.Config) -> Any:
         checkpoints = None
         if config.stash[_OPTIONS].new_checkpoint is not None:
             checkpoints = list(_axes(config).checkpoints)
-        df = config.hook.pytest_conceptpatch_results(
-            config=config, suite=_suite(config), store=_store(config), checkpoints=checkpoints)
+        capture = config.pluginmanager.getplugin("capturemanager")
+        # The first run may train the organism and compute for many minutes: show its progress.
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            df = config.hook.pytest_conceptpatch_results(
+                config=config, suite=_suite(config), store=_store(config),
+                checkpoints=checkpoints)
         keys = [c for c in ("checkpoint", "setting", "layer", "output_lang", "trial")
                 if c in df.columns]
         config.stash[_RESULTS] = df.sort_values(keys, kind="stable").reset_index(drop=True)
