@@ -137,3 +137,11 @@ def tiny_suite_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         mp.setenv(ENV_CACHE, str(root))
         resolve(parse_suite(SUITE))
     return root
+
+
+@pytest.fixture
+def tiny_suite_env(tiny_suite_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point ``CONCEPTPATCH_CACHE`` at the tiny-suite cache and use one torch thread."""
+    monkeypatch.setenv(ENV_CACHE, str(tiny_suite_cache))
+    torch.set_num_threads(1)
+    return tiny_suite_cache

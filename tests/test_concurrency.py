@@ -6,7 +6,6 @@ from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
-import torch
 from _tiny import SUITE, log_lines, start, suite_data, write_suite
 from conceptpatch import run as run_module
 from conceptpatch.results import Store, load_store
@@ -16,10 +15,8 @@ ALL_SETTINGS = {"settings": ["seen", "target", "en_en", "self", "unpatched"]}
 KEYS = ["checkpoint", "setting", "layer", "trial"]
 
 
-@pytest.fixture(autouse=True)
-def _cache_env(tiny_suite_cache, monkeypatch):
-    monkeypatch.setenv("CONCEPTPATCH_CACHE", str(tiny_suite_cache))
-    torch.set_num_threads(1)
+#: Every test here runs against the session's tiny-suite cache, on one torch thread.
+pytestmark = pytest.mark.usefixtures("tiny_suite_env")
 
 
 def test_a_unit_another_process_finished_meanwhile_is_not_recomputed(tmp_path, monkeypatch):

@@ -13,11 +13,8 @@ from conceptpatch.cli import main
 from conceptpatch.results import Store, load_store
 from conceptpatch.suite import load_suite, parse_suite
 
-
-@pytest.fixture(autouse=True)
-def _cache_env(tiny_suite_cache, monkeypatch):
-    monkeypatch.setenv("CONCEPTPATCH_CACHE", str(tiny_suite_cache))
-    torch.set_num_threads(1)
+#: Every test here runs against the session's tiny-suite cache, on one torch thread.
+pytestmark = pytest.mark.usefixtures("tiny_suite_env")
 
 
 @pytest.fixture

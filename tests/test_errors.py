@@ -33,11 +33,8 @@ from conceptpatch.suite import load_suite, parse_suite
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-
-@pytest.fixture(autouse=True)
-def _cache_env(tiny_suite_cache, monkeypatch):
-    monkeypatch.setenv("CONCEPTPATCH_CACHE", str(tiny_suite_cache))
-    torch.set_num_threads(1)
+#: Every test here runs against the session's tiny-suite cache, on one torch thread.
+pytestmark = pytest.mark.usefixtures("tiny_suite_env")
 
 
 def _cli(capsys, *argv: str) -> tuple[int, str]:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import torch
 from _tiny import SUITE, kill, log_lines, start, suite_data, wait_for, write_suite
 from conceptpatch import results as results_module
 from conceptpatch import run as run_module
@@ -25,10 +24,8 @@ from conceptpatch.suite import parse_suite
 ALL_SETTINGS = {"settings": ["seen", "target", "en_en", "self", "unpatched"]}
 
 
-@pytest.fixture(autouse=True)
-def _cache_env(tiny_suite_cache, monkeypatch):
-    monkeypatch.setenv("CONCEPTPATCH_CACHE", str(tiny_suite_cache))
-    torch.set_num_threads(1)
+#: Every test here runs against the session's tiny-suite cache, on one torch thread.
+pytestmark = pytest.mark.usefixtures("tiny_suite_env")
 
 
 def _reference(tmp: Path, **sections) -> str:
