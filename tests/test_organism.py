@@ -7,6 +7,7 @@ import itertools
 import json
 import multiprocessing as mp
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,24 @@ def test_curriculum_is_deterministic_and_has_no_cognates() -> None:
     assert len({lang.name for lang in a.languages}) == len(a.languages)
     assert len(set(a.topic_of.values())) == recipe.n_topics
     assert a.heldout and a.heldout < set(a.concepts)
+
+
+def test_only_the_whole_synthetic_word_names_its_concept() -> None:
+    """Words come from a small syllable inventory, so a word's tokens before its last one are
+    shared by several words (free-form syllables made them unique: the patched last token then
+    lost to the word's earlier tokens)."""
+    recipe = RECIPES["default"]
+    curriculum = build_curriculum(recipe, 0)
+    tokenizer = tokenizer_for(curriculum, recipe, 0)
+    for lang in curriculum.seen:
+        if lang.code == ENGLISH:
+            continue
+        quoted = [f': "{curriculum.word(c, lang.code)}"' for c in curriculum.concepts]
+        tokens = [ids[1:-1] for ids in tokenizer(quoted, add_special_tokens=False).input_ids]
+        assert sum(len(t) > 1 for t in tokens) > 0.9 * len(tokens), lang.code
+        prefixes = Counter(tuple(t[:-1]) for t in tokens)
+        sharing = sum(prefixes[tuple(t[:-1])] for t in tokens) / len(tokens)
+        assert sharing >= 2, f"{lang.code}: a word's first tokens name it alone ({sharing:.1f})"
 
 
 @pytest.mark.parametrize("phase", [1, 2])

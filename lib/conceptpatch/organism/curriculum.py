@@ -3,10 +3,14 @@
 Design choices (and why):
 
 - **Synthetic languages** beside English. Real CLDR words share forms across European languages
-  (cognates), which makes ``copy`` and ``exact`` the same answer; generated word forms from a
-  seeded syllable inventory per language have no cognates, and each language gets its own
-  phonotactics and a native-looking display name, so languages are told apart by form alone.
-  Codes come from ISO 639-2's private-use range ``qaa``-``qtz``.
+  (cognates), which makes ``copy`` and ``exact`` the same answer; generated word forms have no
+  cognates, and each language gets its own phonotactics and a native-looking display name, so
+  languages are told apart by form alone. Codes come from ISO 639-2's private-use range
+  ``qaa``-``qtz``.
+- **Words from a small syllable inventory** (``syllables_per_language``, 16 by default): every
+  syllable, and so every sub-word token, starts or ends many words, and only the whole word names
+  a concept. Free-form syllables made the first tokens of a word identify it on their own, so a
+  reader could take the word from them and the paper's last-token patch left the word in place.
 - **Concepts in topical clusters** (built-in English nouns, ten per topic), linked by a
   language-independent **concept graph**: every concept has a few fixed successors in its topic.
   Monolingual documents are random walks on that graph rendered in one language, so the word's
@@ -95,13 +99,20 @@ class Curriculum:
 
 
 class _Phonology:
-    """A seeded syllable inventory: consonants, vowels and syllable shapes of one language."""
+    """A seeded sound system: consonants, vowels and syllable shapes of one language, and a small
+    inventory of syllables from which the language builds its words."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, n_syllables: int) -> None:
         self.consonants = rng.sample(_CONSONANTS, rng.randint(7, 10))
         self.vowels = rng.sample(_VOWELS, rng.randint(3, 5))
         self.structures = rng.sample(_STRUCTURES, 3)
         self.rng = rng
+        inventory: set[str] = set()
+        while len(inventory) < n_syllables:
+            syllable = self.syllable()
+            if len(syllable) >= 2:
+                inventory.add(syllable)
+        self.inventory = sorted(inventory)
 
     def syllable(self) -> str:
         shape = self.rng.choice(self.structures)
@@ -110,7 +121,9 @@ class _Phonology:
         )
 
     def word(self, n_syllables: int) -> str:
-        return "".join(self.syllable() for _ in range(n_syllables))
+        """A word of n syllables drawn from the inventory (so each syllable is shared by many
+        words and only the whole word, read at its last token, names one concept)."""
+        return "".join(self.rng.choice(self.inventory) for _ in range(n_syllables))
 
 
 def _private_codes(n: int) -> list[str]:
@@ -134,7 +147,8 @@ def build_curriculum(recipe: Recipe, seed: int) -> Curriculum:
     words = {(c, ENGLISH): c for c in concepts}
     taken_names = {"English"}
     for i, code in enumerate(_private_codes(n_synth)):
-        phon = _Phonology(random.Random(f"conceptpatch-organism-{seed}-lang-{i}"))
+        phon = _Phonology(random.Random(f"conceptpatch-organism-{seed}-lang-{i}"),
+                          recipe.syllables_per_language)
         name = ""
         while not name or name in taken_names or len(name) < 5:
             name = (phon.word(2) + rng.choice(("i", "a", "an", "ish", "ese"))).capitalize()
@@ -143,7 +157,7 @@ def build_curriculum(recipe: Recipe, seed: int) -> Curriculum:
         for concept in concepts:
             form = ""
             while not form or form in taken or len(form) < 4:
-                form = phon.word(phon.rng.choice((2, 2, 3)))
+                form = phon.word(phon.rng.randint(*recipe.word_syllables))
             taken.add(form)
             words[concept, code] = form
     successors = {}
