@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import json
 import multiprocessing as mp
@@ -109,6 +110,14 @@ def test_only_the_whole_synthetic_word_names_its_concept() -> None:
         prefixes = Counter(tuple(t[:-1]) for t in tokens)
         sharing = sum(prefixes[tuple(t[:-1])] for t in tokens) / len(tokens)
         assert sharing >= 2, f"{lang.code}: a word's first tokens name it alone ({sharing:.1f})"
+
+
+def test_an_exhausted_syllable_inventory_is_an_error_not_a_hang() -> None:
+    recipe = dataclasses.replace(
+        RECIPES["default"], syllables_per_language=3, word_syllables=(2, 2)
+    )
+    with pytest.raises(ConceptPatchError, match="raise syllables_per_language"):
+        build_curriculum(recipe, 0)
 
 
 @pytest.mark.parametrize("phase", [1, 2])

@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from conceptpatch.errors import ConceptPatchError
 from conceptpatch.organism.recipes import Mix, Recipe
 from conceptpatch.organism.words import TOPICS
 
@@ -43,6 +44,7 @@ _CONSONANTS = ("b", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", 
                "j", "sh", "th", "ch", "kh", "ts")
 _VOWELS = ("a", "e", "i", "o", "u", "y", "á", "é", "ó", "ö", "ü", "ai", "ou", "ei")
 _STRUCTURES = ("CV", "CVC", "V", "VC", "CCV")
+_MAX_DRAWS = 10_000  # attempts at a new word form before the inventory counts as exhausted
 
 
 @dataclass(frozen=True)
@@ -156,8 +158,16 @@ def build_curriculum(recipe: Recipe, seed: int) -> Curriculum:
         languages.append(OrganismLanguage(code, name, seen=i < recipe.n_synthetic_seen))
         for concept in concepts:
             form = ""
-            while not form or form in taken or len(form) < 4:
+            for _ in range(_MAX_DRAWS):
                 form = phon.word(phon.rng.randint(*recipe.word_syllables))
+                if form not in taken and len(form) >= 4:
+                    break
+            else:
+                raise ConceptPatchError(
+                    f"organism recipe: {recipe.syllables_per_language} syllables in words of"
+                    f" {recipe.word_syllables} syllables cannot give {len(concepts)} distinct"
+                    " words per language: raise syllables_per_language or word_syllables"
+                )
             taken.add(form)
             words[concept, code] = form
     successors = {}
