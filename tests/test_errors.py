@@ -222,9 +222,6 @@ def test_cli_store_of_another_schema_version(tmp_path, capsys):
 
 
 def test_cli_malformed_annotation_sheet(tmp_path, capsys):
-    annotate = pytest.importorskip("conceptpatch.annotate")
-    if not hasattr(annotate, "import_sheet"):
-        pytest.skip("conceptpatch.annotate.import_sheet is not written yet")
     sheet = tmp_path / "sheet.csv"
     sheet.write_text("this,is\nnot,a sheet\n")
     code, err = _cli(capsys, "annotate", "import", str(sheet), str(tmp_path / "store"))
