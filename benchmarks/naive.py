@@ -13,7 +13,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
-from conceptpatch.capture import encode, group_mean, hidden_of, run_captured, with_hidden
+from conceptpatch.capture import (
+    encode,
+    group_mean,
+    hidden_of,
+    run_captured,
+    state_hooks,
+    with_hidden,
+)
 from conceptpatch.checkpoints import LoadedModel
 from conceptpatch.patching import UNPATCHED, answer_text, stop_token_mask, width_of
 from conceptpatch.prompts import Prompt
@@ -72,13 +79,8 @@ def _patched(lm: LoadedModel, latent: torch.Tensor, positions: torch.Tensor, fir
 
         return hook
 
-    modules = [lm.embedding, *lm.layers]
-    handles = [m.register_forward_hook(make(s)) for s, m in enumerate(modules)]
-    try:
+    with state_hooks(lm, make):
         yield length
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 def naive_generate(

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 from conceptpatch import patching
-from conceptpatch.capture import concept_latents, encode, hidden_of
+from conceptpatch.capture import concept_latents, encode, hidden_of, state_hooks
 from conceptpatch.checkpoints import LoadedModel
 from conceptpatch.lexicon import Lexicon
 from conceptpatch.patching import POSITION_MODES, UNPATCHED, patched_sweep, width_of
@@ -161,13 +161,8 @@ def _recording(lm: LoadedModel, record: list[tuple[int, int, torch.Tensor]]):
 
                 return hook
 
-            modules = [lm.embedding, *lm.layers]
-            handles = [m.register_forward_hook(make(s)) for s, m in enumerate(modules)]
-            try:
+            with state_hooks(lm, make):
                 yield state
-            finally:
-                for handle in handles:
-                    handle.remove()
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(patching, "patch", recording_patch)
@@ -230,26 +225,21 @@ def _naive_patched_greedy(lm, prompt, latents, j, score_id, mode):
 
         return hook
 
-    modules = [lm.embedding, *lm.layers]
-    patched = [s for s in range(len(modules)) if j != UNPATCHED and (s > j or s == first_state)]
-    handles = [modules[s].register_forward_hook(make(s)) for s in patched]
+    n_states = len(lm.layers) + 1
+    patched = [s for s in range(n_states) if j != UNPATCHED and (s > j or s == first_state)]
     ids = batch.input_ids
     tokens: list[int] = []
     stops = patching.stop_token_mask(lm)
-    try:
-        with torch.no_grad():
-            for step in range(MAX_NEW):
-                logits = lm.model(input_ids=ids, use_cache=False).logits[0, -1]
-                if step == 0:
-                    p_first = logits.float().softmax(-1)[score_id]
-                token = int(logits.argmax())
-                tokens.append(token)
-                if bool(stops[token]):
-                    break
-                ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
-    finally:
-        for handle in handles:
-            handle.remove()
+    with state_hooks(lm, make, patched), torch.no_grad():
+        for step in range(MAX_NEW):
+            logits = lm.model(input_ids=ids, use_cache=False).logits[0, -1]
+            if step == 0:
+                p_first = logits.float().softmax(-1)[score_id]
+            token = int(logits.argmax())
+            tokens.append(token)
+            if bool(stops[token]):
+                break
+            ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
     return tokens, p_first
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
@@ -100,6 +100,23 @@ def _state_modules(lm: LoadedModel) -> list[nn.Module]:
 
 
 @contextmanager
+def state_hooks(
+    lm: LoadedModel, make_hook: Callable[[int], Callable[..., object]],
+    states: Iterable[int] | None = None,
+) -> Iterator[None]:
+    """Register ``make_hook(s)`` as a forward hook on each state's module (state 0 = embedding,
+    state l + 1 = layer l; all states unless ``states``), removed on exit whatever happens."""
+    modules = _state_modules(lm)
+    chosen = range(len(modules)) if states is None else states
+    handles = [modules[s].register_forward_hook(make_hook(s)) for s in chosen]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextmanager
 def capture(
     lm: LoadedModel, positions: torch.Tensor, stop_after: bool = True
 ) -> Iterator[list[torch.Tensor]]:
@@ -121,12 +138,8 @@ def capture(
         if stop_after and module is modules[-1]:
             raise _Stop
 
-    handles = [m.register_forward_hook(hook) for m in modules]
-    try:
+    with state_hooks(lm, lambda s: hook):
         yield read
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 def run_captured(lm: LoadedModel, batch: Batch) -> torch.Tensor:

@@ -17,7 +17,14 @@ from typing import Literal
 import torch
 from torch import nn
 
-from conceptpatch.capture import cache_kwarg, encode, hidden_of, shared_prefix, with_hidden
+from conceptpatch.capture import (
+    cache_kwarg,
+    encode,
+    hidden_of,
+    shared_prefix,
+    state_hooks,
+    with_hidden,
+)
 from conceptpatch.checkpoints import LoadedModel
 from conceptpatch.prompts import Prompt
 
@@ -109,13 +116,8 @@ def patch(
 
         return hook
 
-    modules = [lm.embedding, *lm.layers]
-    handles = [m.register_forward_hook(make_hook(s)) for s, m in enumerate(modules)]
-    try:
+    with state_hooks(lm, make_hook):
         yield state
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 def _forward(lm: LoadedModel, cache: object, **inputs: torch.Tensor) -> torch.Tensor:
