@@ -118,6 +118,9 @@ def test_an_exhausted_syllable_inventory_is_an_error_not_a_hang() -> None:
     )
     with pytest.raises(ConceptPatchError, match="raise syllables_per_language"):
         build_curriculum(recipe, 0)
+    too_many = dataclasses.replace(RECIPES["default"], syllables_per_language=10_000)
+    with pytest.raises(ConceptPatchError, match="lower syllables_per_language"):
+        build_curriculum(too_many, 0)
 
 
 @pytest.mark.parametrize("phase", [1, 2])

@@ -110,10 +110,17 @@ class _Phonology:
         self.structures = rng.sample(_STRUCTURES, 3)
         self.rng = rng
         inventory: set[str] = set()
-        while len(inventory) < n_syllables:
+        for _ in range(_MAX_DRAWS):
+            if len(inventory) == n_syllables:
+                break
             syllable = self.syllable()
             if len(syllable) >= 2:
                 inventory.add(syllable)
+        else:
+            raise ConceptPatchError(
+                f"organism recipe: a language's sounds give {len(inventory)} distinct syllables,"
+                f" not {n_syllables}: lower syllables_per_language"
+            )
         self.inventory = sorted(inventory)
 
     def syllable(self) -> str:
