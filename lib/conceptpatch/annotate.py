@@ -10,9 +10,7 @@ report (:func:`apply_annotations`). Cells are neutralised against spreadsheet fo
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import pandas as pd
 from filelock import FileLock
 
 from conceptpatch.errors import AnnotationError
+from conceptpatch.files import atomic_write
 
 __all__ = [
     "ANNOTATIONS_FILE",
@@ -84,19 +83,6 @@ def _load_store(store: Path) -> pd.DataFrame:
     return load_store(store)
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` and move the temp file over ``path`` (never a half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def load_annotations(store: Path) -> pd.DataFrame:
     """The labels imported into a store so far (empty, with the columns, when there are none)."""
     path = Path(store) / ANNOTATIONS_FILE
@@ -149,7 +135,7 @@ def export_sheet(
             sheet[col] = sheet[col].astype(str).map(_neutralise)
     out = Path(out)
     # utf-8 with BOM: spreadsheet programs then read native language names correctly
-    _atomic_write(out, lambda tmp: sheet.to_csv(tmp, index=False, encoding="utf-8-sig"))
+    atomic_write(out, lambda tmp: sheet.to_csv(tmp, index=False, encoding="utf-8-sig"))
     return out
 
 
@@ -260,7 +246,7 @@ def import_sheet(sheet: Path, store: Path) -> int:
         else:
             merged = labels.reset_index(drop=True)
         merged = merged.astype({"label": str, "note": str})
-        _atomic_write(target, lambda tmp: merged.to_parquet(tmp, index=False))
+        atomic_write(target, lambda tmp: merged.to_parquet(tmp, index=False))
     return len(labels)
 
 

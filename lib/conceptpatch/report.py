@@ -12,9 +12,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
-import os
 import platform
-import tempfile
 from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -24,6 +22,7 @@ import jinja2
 import pandas as pd
 
 from conceptpatch import plots
+from conceptpatch.files import atomic_write
 
 __all__ = [
     "PACKAGES",
@@ -262,13 +261,4 @@ def write_report(results: pd.DataFrame, verdicts: Sequence[Any], suite: Any,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     page = render(build_records(results, verdicts, suite))
-    target = out_dir / "index.html"
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".index.", suffix=".html.tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(out_dir / "index.html", page)  # mode 0666 & ~umask, like open()

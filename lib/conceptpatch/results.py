@@ -11,9 +11,7 @@ parquet and json (no pickle).
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock
 
 from conceptpatch.errors import StoreError
+from conceptpatch.files import TMP_SUFFIX, atomic_write
 
 __all__ = ["COLUMNS", "SCHEMA_VERSION", "Store", "empty_table", "load_store"]
 
@@ -53,7 +52,7 @@ COLUMNS: Mapping[str, str] = {
     "suite_hash": "string",
 }
 _MARKER = "conceptpatch-store.json"
-_TMP_SUFFIX = ".tmp"
+_TMP_SUFFIX = TMP_SUFFIX
 
 
 def empty_table() -> pd.DataFrame:
@@ -97,7 +96,7 @@ class Store:
                 marker = self.root / _MARKER
                 if not marker.exists():
                     _remove_temps(self.root, _MARKER)
-                    _atomic_write(marker, json.dumps({"schema_version": SCHEMA_VERSION}).encode())
+                    atomic_write(marker, json.dumps({"schema_version": SCHEMA_VERSION}).encode())
         except OSError as err:
             raise StoreError(
                 f"store {str(self.root)!r} is not writable ({err.strerror or err}): choose a"
@@ -183,7 +182,7 @@ class Store:
         pq.write_table(table, sink)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(path, sink.getvalue().to_pybytes())
+            atomic_write(path, sink.getvalue().to_pybytes())
         except OSError as err:
             raise StoreError(
                 f"cannot write {str(path)!r} ({err.strerror or err}): choose a writable --store"
@@ -219,23 +218,9 @@ def _read_unit(path: Path) -> pd.DataFrame:
 
 
 def _remove_temps(folder: Path, name: str) -> None:
-    """Remove the temp files `_atomic_write` left for ``folder / name`` (call under its lock)."""
+    """Remove the temp files `atomic_write` left for ``folder / name`` (call under its lock)."""
     for tmp in folder.glob(f".{name}.*{_TMP_SUFFIX}"):
         tmp.unlink(missing_ok=True)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same directory, fsync, then rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_store(path: str | Path) -> pd.DataFrame:

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import tokenizers
@@ -19,6 +18,7 @@ import torch
 import transformers
 from filelock import FileLock
 
+from conceptpatch.files import shared_mkdtemp
 from conceptpatch.organism.recipes import Recipe, get_recipe
 from conceptpatch.paths import cache_root
 
@@ -68,7 +68,7 @@ def build_into(target: Path, variant: str, seed: int, progress: bool = True) -> 
             return target
         if target.exists():  # a leftover without manifest: never trust it
             shutil.rmtree(target)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        tmp = shared_mkdtemp(prefix=f".{target.name}-", dir=target.parent)  # 0777 & ~umask
         try:
             train(recipe, seed, tmp, progress=progress, variant=variant)
             os.replace(tmp, target)

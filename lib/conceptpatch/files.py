@@ -1,0 +1,87 @@
+"""Atomic writes whose files get the mode an ordinary ``open()`` would give them.
+
+`tempfile.mkstemp` and `tempfile.mkdtemp` create private files (0600) and directories (0700) on
+purpose; renamed into place unchanged, a lab's shared store or report would be readable by its
+writer only, whatever the umask. Every file conceptpatch writes atomically (the store's parquet
+and JSON files, the report, annotation sheets, the organism cache) goes through `atomic_write`,
+and every temp directory renamed into place through `shared_mkdtemp`: the final mode is
+``0666 & ~umask`` for a file and ``0777 & ~umask`` for a directory (a directory keeps the setgid
+bit it inherits from a group-shared parent).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["TMP_SUFFIX", "atomic_write", "current_umask", "dir_mode", "file_mode",
+           "shared_mkdtemp"]
+
+#: Suffix of the temp files `atomic_write` leaves only when killed (``.<name>.<random>.tmp``).
+TMP_SUFFIX = ".tmp"
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (``/proc/self/status``)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode ``open(path, "w")`` gives a new file: ``0o666 & ~umask``."""
+    return 0o666 & ~current_umask()
+
+
+def dir_mode() -> int:
+    """The mode ``os.mkdir`` gives a new directory: ``0o777 & ~umask``."""
+    return 0o777 & ~current_umask()
+
+
+def atomic_write(path: str | os.PathLike[str],
+                 data: bytes | str | Callable[[Path], object]) -> Path:
+    """Write ``data`` to ``path`` via a temp file in its directory, then rename; return ``path``.
+
+    ``data`` is bytes, text (UTF-8) or a function that writes the temp file given its path (e.g.
+    ``lambda tmp: frame.to_parquet(tmp)``). Bytes and text are fsynced before the rename. The file
+    gets ``0o666 & ~umask``; a reader never sees a half-written file, and a killed writer leaves at
+    most ``.<name>.<random>.tmp`` beside it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+    tmp = Path(name)
+    try:
+        if callable(data):
+            os.close(fd)
+            data(tmp)
+            os.chmod(tmp, file_mode())
+        else:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data.encode("utf-8") if isinstance(data, str) else data)
+                f.flush()
+                os.fchmod(f.fileno(), file_mode())
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def shared_mkdtemp(prefix: str, dir: str | os.PathLike[str]) -> Path:
+    """`tempfile.mkdtemp`, then the mode an ordinary ``mkdir`` would give (setgid kept)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
+    setgid = path.stat().st_mode & stat.S_ISGID
+    os.chmod(path, dir_mode() | setgid)
+    return path
