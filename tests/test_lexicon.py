@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import unicodedata
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
 from conceptpatch.errors import ConceptPatchError, LexiconError
 from conceptpatch.lexicon import (
-    MULTISIMLEX_CODES,
+    MULTISIMLEX_LIST,
     Language,
     builtin_cldr,
+    builtin_multisimlex,
     language,
     load_concepticon_tsv,
+    load_concepticon_wide,
     load_lexicon,
     load_long_csv,
     load_multisimlex,
 )
-
-MULTISIMLEX_HEADER = ["ID", "PoS"] + [
-    f"{iso}_{n}" for iso in MULTISIMLEX_CODES for n in (1, 2)
-]
+from conceptpatch.scoring import categorize
 
 
 def _write(path: Path, text: str) -> Path:
@@ -148,44 +148,92 @@ def test_language_codes():
 # --- Multi-SimLex translation.csv ----------------------------------------------------------------
 
 
-def _multisimlex_row(row_id: str, pos: str, **cells: str) -> list[str]:
-    values = {"ID": row_id, "PoS": pos, **cells}
-    return [values.get(h, "") for h in MULTISIMLEX_HEADER]
+#: The fixture in the layout of the distributed file (ID, ENG 1, ENG 2, PoS, ARA 1, ARA 2, ...,
+#: scores 1, translation 1, scores 2, translation 2): 11 word pairs, made so that every step of
+#: the paper's processing (mainlp/shared-concept-spaces, src/clap/multi_simlex_utils.py) removes or
+#: merges something. Its code gives 11 -> 22 -> 20 -> 18 -> 16 -> 9 on this file.
+TRANSLATION_CSV = Path(__file__).parent / "data" / "translation.csv"
 
 
-def test_multisimlex_layout(tmp_path):
-    rows = [
-        _multisimlex_row(
-            "1", "N", ENG_1="dog", ENG_2="hound", FRA_1="chien", CMN_1="狗", YUE_1="狗",
-            CYM_1="ci", RUS_1="собака", ARA_1="كلب", SPA_1="perro", SPA_2="can",
-        ),
-        _multisimlex_row("2", "V", ENG_1="run", FRA_1="courir", CYM_1="rhedeg"),
-        _multisimlex_row("3", "N", ENG_1="bank", FRA_1="banque"),
-        _multisimlex_row("4", "N", ENG_1="bank", FRA_1="rive"),
+def test_multisimlex_fixture_has_the_distributed_layout():
+    header = TRANSLATION_CSV.read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert header[:4] == ["ID", "ENG 1", "ENG 2", "PoS"]
+    assert header[-4:] == ["scores 1", "translation 1", "scores 2", "translation 2"]
+    assert len(header) == 13 * 2 + 2 + 2 + 1 + 1  # as the paper's test of the real file
+
+
+def test_multisimlex_counts_after_each_step(caplog):
+    with caplog.at_level("INFO", logger="conceptpatch.lexicon"):
+        lexicon = load_multisimlex(TRANSLATION_CSV)
+    steps = {s["step"]: s for s in lexicon.meta["steps"]}
+    assert [s["step"] for s in lexicon.meta["steps"]] == [
+        "read", "stack", "drop_empty", "drop_conflicting_pos", "merge", "pos",
     ]  # fmt: skip
-    text = "\n".join(",".join(r) for r in [MULTISIMLEX_HEADER, *rows]) + "\n"
-    lexicon = load_multisimlex(_write(tmp_path / "translation.csv", text))
-    assert lexicon.name == "multisimlex"
-    assert lexicon.concepts == ("dog", "run", "bank#3", "bank#4")
-    assert lexicon.words("dog", "en") == ("dog", "hound")
-    assert lexicon.words("dog", "es") == ("perro", "can")
-    assert lexicon.reference("dog", "zh") == "狗" == lexicon.reference("dog", "yue")
-    assert lexicon.reference("dog", "cy") == "ci"
-    assert lexicon.reference("bank#4", "fr") == "rive"
-    assert lexicon.words("run", "ru") == ()
-    assert lexicon.pos == {"dog": "N", "run": "V", "bank#3": "N", "bank#4": "N"}
-    assert {"en", "fr", "zh", "yue", "cy", "ru", "ar", "es"} <= set(lexicon.codes)
-    assert lexicon.language("cy").name == "Cymraeg"
-    assert lexicon.restrict(["en", "fr"], pos="V").concepts == ("run",)
-    again = load_lexicon(tmp_path / "translation.csv", fmt="multisimlex")
-    assert again.concepts == lexicon.concepts
+    assert [s["rows"] for s in lexicon.meta["steps"]] == [11, 22, 20, 18, 16, 9]
+    assert steps["drop_empty"]["removed"] == 2  # "home" (no Swahili), "bus" (no Mandarin)
+    assert steps["drop_conflicting_pos"] == {
+        "step": "drop_conflicting_pos", "rows": 18, "removed": 2, "words": ["plant"],
+    }  # fmt: skip
+    assert steps["merge"]["merged"] == 2 and steps["merge"]["with_alternatives"] == 1
+    assert steps["pos"]["pos"] == ["nouns"]
+    assert "drop_conflicting_pos" in caplog.text  # each step is logged
+    assert set(lexicon.concepts) == {
+        "cat", "dog", "horse", "tree", "house", "car", "water", "fire", "mouse",
+    }  # fmt: skip
+    assert len(lexicon.codes) == 13 and lexicon.language("sw").name == "Kiswahili"
+
+
+def test_multisimlex_merged_translations_are_alternatives():
+    lexicon = load_multisimlex(TRANSLATION_CSV)
+    # "dog" is word 1 of pair 2 (toutou) and word 2 of pair 1 (chien): word-1 rows come first
+    assert lexicon.words("dog", "fr") == ("toutou", "chien")
+    assert lexicon.exact_words("dog", "fr") == ("toutou", "chien")
+    assert lexicon.synonyms("dog", "fr") == ()
+    assert lexicon.words("dog", "ru") == ("пёс", "собака")
+    assert lexicon.words("cat", "fr") == ("chat",)  # merged, the same translation twice
+    assert lexicon.meta["ids"]["dog"] == "2"
+    assert categorize("chien", lexicon, "dog", "cat", "en", "fr") == "exact"
+    assert categorize("toutou", lexicon, "dog", "cat", "en", "fr") == "exact"
+
+
+def test_multisimlex_parts_of_speech():
+    every = load_multisimlex(TRANSLATION_CSV, pos=None)
+    assert every.pos_counts() == {"nouns": 9, "verbs": 3, "adverbs": 2, "adjectives": 2}
+    assert "plant" not in every.table  # noun and verb: dropped
+    assert every.pos["grow"] == "verbs"
+    verbs = load_multisimlex(TRANSLATION_CSV, pos=["verbs", "adverbs"])
+    assert verbs.pos_counts() == {"verbs": 3, "adverbs": 2}
+    # through load_lexicon (as suites load it) every part of speech stays; the suite restricts
+    assert load_lexicon(TRANSLATION_CSV, fmt="multisimlex").concepts == every.concepts
+    with pytest.raises(LexiconError) as err:
+        load_multisimlex(TRANSLATION_CSV, pos="N")
+    _one_line_error(err, "'N'", "nouns", "verbs")
+
+
+def test_multisimlex_numeric_score_columns_fall_back_to_the_english_word(tmp_path):
+    lines = TRANSLATION_CSV.read_text(encoding="utf-8").splitlines()
+    rows = [line.split(",") for line in lines]
+    for row in rows[1:]:
+        row[-4], row[-2] = "5.5", "5.5"  # the same score everywhere: must not merge words
+    path = _write(tmp_path / "translation.csv", "\n".join(",".join(r) for r in rows) + "\n")
+    assert [s["rows"] for s in load_multisimlex(path).meta["steps"]] == [11, 22, 20, 18, 16, 9]
 
 
 def test_multisimlex_without_its_columns(tmp_path):
     path = _write(tmp_path / "translation.csv", "id,pos,english\n1,N,dog\n")
     with pytest.raises(LexiconError) as err:
         load_multisimlex(path)
-    _one_line_error(err, "ID, PoS, ENG_1", "Multi-SimLex", "choose another format")
+    _one_line_error(err, "ID, PoS", "Multi-SimLex", "choose another format")
+    path = _write(tmp_path / "t2.csv", "ID,PoS,ENG_1\n1,nouns,dog\n")
+    with pytest.raises(LexiconError) as err:
+        load_multisimlex(path)
+    _one_line_error(err, "'ENG 1' and 'ENG 2'", "multisimlex.com")
+
+
+def test_multisimlex_missing_file_names_the_download_and_the_builtin(tmp_path):
+    with pytest.raises(LexiconError) as err:
+        load_multisimlex(tmp_path / "translation.csv")
+    _one_line_error(err, "multisimlex.com", 'builtin = "multisimlex"')
 
 
 # --- concepticon-style TSV -----------------------------------------------------------------------
@@ -217,6 +265,77 @@ def test_concepticon_without_a_form_column(tmp_path):
     with pytest.raises(LexiconError) as err:
         load_concepticon_tsv(path)
     _one_line_error(err, "no word column", "FORM", "long CSV")
+
+
+# --- concepticon wide concept list (Multi-SimLex's Vulic-2020-2244) -----------------------------
+
+WIDE = (
+    "ID\tNUMBER\tGLOSS\tPOS\tENGLISH\tCHINESE\tRUSSIAN\tFRENCH\tENGLISH_IN_SOURCE"
+    "\tCHINESE_IN_SOURCE\tRUSSIAN_IN_SOURCE\tFRENCH_IN_SOURCE\tENGLISH_SCORE"
+    "\tMANDARIN_ERRATUM\tRUSSIAN_ERRATUM\tFRENCH_ERRATUM\n"
+    # bone: the bracketed Mandarin form is an erratum (it means tongue), dropped
+    "L-1\t1\tbone\tnouns\tbone\t骨头 (舌头)\tкость\tos\tbone bone\t舌头 骨头\tкость кость"
+    "\tos os\t5.1\t1 0\t0 0\t0 0\n"
+    # bank: the only Russian form is an erratum: no Russian word is left
+    "L-2\t2\tbank\tnouns\tbank\t银行\tнаклон\tbanque\tbank\t银行\tнаклон\tbanque\t3.2\t0\t1\t0\n"
+    # teacher: alternatives, one form spelt over two tokens; flagged once, kept (used elsewhere)
+    "L-3\t3\tteacher\tnouns\tteacher\t老师\tучитель\tenseignant (petit maître)\tteacher"
+    "\t老师\tучитель\tpetit maître enseignant petit maître\t4.0\t0\t0\t1 0 0\n"
+    "L-4\t4\trun\tverbs\trun\t跑\tбегать\tcourir\trun\t跑\tбегать\tcourir\t2.0\t0\t0\t0\n"
+)
+
+
+def test_concepticon_wide_list_with_errata(tmp_path):
+    path = _write(tmp_path / "Vulic-mini.tsv", WIDE)
+    lexicon = load_concepticon_tsv(path)
+    assert lexicon.codes == ("en", "zh", "ru", "fr")
+    assert lexicon.concepts == ("bone", "bank", "teacher", "run")
+    assert lexicon.words("bone", "zh") == ("骨头",)  # erratum dropped
+    assert lexicon.words("bank", "ru") == ()  # its only form was an erratum
+    assert lexicon.words("teacher", "fr") == ("enseignant", "petit maître")
+    assert lexicon.exact_words("teacher", "fr") == ("enseignant", "petit maître")
+    assert lexicon.pos == {"bone": "nouns", "bank": "nouns", "teacher": "nouns", "run": "verbs"}
+    assert lexicon.meta["in_source"]["bone"]["zh"] == "舌头 骨头"  # provenance kept
+    errata = lexicon.meta["steps"][1]
+    assert errata["forms_dropped"] == {"zh": 1, "ru": 1}
+    assert errata["cells_emptied"] == {"ru": 1}
+    assert lexicon.restrict(["en", "ru"], pos="nouns").concepts == ("bone", "teacher")
+    assert load_lexicon(path, fmt="concepticon").concepts == lexicon.concepts
+
+
+def test_concepticon_wide_loader_refuses_a_long_list(tmp_path):
+    path = _write(tmp_path / "long.tsv", "GLOSS\tLANGUAGE\tFORM\nDOG\ten\tdog\n")
+    with pytest.raises(LexiconError) as err:
+        load_concepticon_wide(path)
+    _one_line_error(err, "not a wide concept list", "format = 'concepticon'")
+
+
+# --- built-in Multi-SimLex (the shipped concept list) -------------------------------------------
+
+
+def test_builtin_multisimlex_is_the_shipped_list_with_errata_applied():
+    raw = load_concepticon_tsv(files("conceptpatch") / "data" / MULTISIMLEX_LIST)
+    assert raw.pos_counts() == {"nouns": 1330, "verbs": 468, "adjectives": 295, "adverbs": 151}
+    assert raw.codes == ("en", "ar", "zh", "cy", "et", "fi", "fr", "he", "pl", "ru", "es", "yue")
+    assert raw.words("bone", "zh") == ("骨头",)
+    assert raw.words("brother", "zh") == ("兄弟",)  # 哥哥 was flagged at every occurrence
+    lexicon = load_lexicon("multisimlex")
+    assert lexicon is builtin_multisimlex() and lexicon.name == "multisimlex"
+    assert len(lexicon.codes) == 12 and "sw" not in lexicon.codes
+    counts = lexicon.pos_counts()
+    assert counts["nouns"] >= 1000
+    assert sum(counts.values()) == len(lexicon.concepts)
+    # merged as the paper merges translation.csv: one concept per English word
+    english = [lexicon.reference(c, "en") for c in lexicon.concepts]
+    assert len(set(english)) == len(english)
+    assert "CC-BY 4.0" in lexicon.meta["licence"]
+    nouns = lexicon.restrict(["en", "zh", "et", "fi", "fr", "pl", "ru", "es", "yue", "cy"], "nouns")
+    assert len(nouns.concepts) >= 1000
+
+
+def test_shipped_list_carries_its_attribution():
+    readme = (files("conceptpatch") / "data" / "README.md").read_text(encoding="utf-8")
+    assert "CC-BY 4.0" in readme and "Vulić" in readme and "concepticon" in readme
 
 
 # --- built-in CLDR -------------------------------------------------------------------------------

@@ -34,8 +34,9 @@ def categorize(
     """The category of ``output`` for a trial that patches ``concept`` (C) into a prompt that asks
     for ``target_concept`` (D) from ``input_lang`` into ``output_lang``.
 
-    - ``exact``: C's reference word in the output language;
-    - ``synonym``: another of C's words in the output language;
+    - ``exact``: C's reference word in the output language, or one of its alternatives
+      (`Lexicon.exact_words`: e.g. the merged translations of one Multi-SimLex English word);
+    - ``synonym``: another of C's words in the output language (`Lexicon.synonyms`);
     - ``target``: one of D's words in the output language (the patch had no effect);
     - ``copy``: D's query word in the input language, copied untranslated;
     - ``other_language``: one of C's words in any other language;
@@ -44,10 +45,9 @@ def categorize(
     answer = normalize(output)
     if not answer:
         return "unrelated"
-    c_out = [normalize(w) for w in lexicon.words(concept, output_lang)]
-    if c_out and answer == c_out[0]:
+    if answer in {normalize(w) for w in lexicon.exact_words(concept, output_lang)}:
         return "exact"
-    if answer in c_out[1:]:
+    if answer in {normalize(w) for w in lexicon.synonyms(concept, output_lang)}:
         return "synonym"
     if answer in {normalize(w) for w in lexicon.words(target_concept, output_lang)}:
         return "target"
