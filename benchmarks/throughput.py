@@ -1,14 +1,26 @@
-"""Throughput of the engine against the naive loop, on the same trials, with identical outputs.
+"""Throughput of the engine against the peer method and the naive loop, with identical outputs.
 
 Two random-weight shapes (an 8-layer organism stand-in and a 24-layer EuroLLM-1.7B-shaped model,
-narrowed for CPU) in two few-shot regimes (examples per trial, per language pair). The naive loop
-(`naive.py`) costs the same for every trial and layer (it shares nothing), so it runs on an evenly
-spaced subset of the engine's trials; its rate is compared with the engine's over all of them, and
-every answer it gives is checked against the engine's, token for token. The last line printed is
-one JSON object: ``speedup`` (worst case), ``sweep_ratio`` (worst case: a sweep over L layers /
-L single-layer runs), ``identical`` and per-shape/regime details.
+narrowed for CPU) in two few-shot regimes (examples per trial, per language pair). Two baselines,
+each run on an evenly spaced subset of the engine's trials (their cost is the same for every
+trial), every answer checked against the engine's, token for token:
 
-Usage: ``python benchmarks/throughput.py [--quick] [--threads N]``.
+- the **peer** method (`peer.py`): the paper's public nnsight code's loop, one trial at a time
+  (all layers' latents from one forward per source prompt, one patched generation per layer);
+  with the optional ``nnsight`` extra installed, also the same loop run by nnsight itself;
+- the **naive** loop (`naive.py`): shares nothing, recomputes the sources for every layer.
+
+Then a profile of where the engine's per-trial time goes (source latents, shared prefixes,
+patched prompt passes, decoding steps, the rest) and the physical limit on this machine: the
+token-forwards the sweep needs x the measured cost of one token-forward at full batch.
+
+The last line printed is one JSON object: ``peer_speedup`` (the hand-written peer, worst case
+over shapes and regimes), ``nnsight_speedup`` (the same with nnsight, when installed, else null),
+``speedup`` (naive, worst case with per_pair shots as before),
+``sweep_ratio`` (worst case: a sweep over L layers / L single-layer runs), ``identical``,
+``profile`` and per-shape/regime details.
+
+Usage: ``python benchmarks/throughput.py [--quick] [--threads N] [--no-nnsight]``.
 """
 
 from __future__ import annotations
@@ -35,6 +47,7 @@ from conceptpatch.suite import Resolved, parse_suite
 from conceptpatch.tiny import _lexicon_texts, tiny_model, train_bpe
 from conceptpatch.trials import Trial, plan_trials, source_prompts, target_prompt
 from naive import naive_trial
+from peer import nnsight_available, peer_trial, peer_trial_nnsight
 
 SEEN, UNSEEN = ("en", "fr", "de"), ("es",)
 SETTING = "seen"
@@ -49,6 +62,7 @@ class Shape:
     build: Callable[[int], torch.nn.Module]
     engine_trials: int
     naive_trials: int  # in total, evenly spaced over the engine's
+    peer_trials: int  # likewise, for each peer implementation
 
 
 def _organism(vocab: int) -> torch.nn.Module:
@@ -110,19 +124,27 @@ def _resolved(shots: str, trials: int, max_new: int, lexicon) -> Resolved:
     return Resolved(suite, (ckpt,), lexicon, SEEN, UNSEEN)
 
 
-def _naive(lm: LoadedModel, resolved: Resolved, trials: list[Trial], layers: list[int]):
-    suite, out = resolved.suite, {}
-    for trial in trials:
-        target = target_prompt(resolved, trial)
-        sources = source_prompts(resolved, trial, SETTING)
-        word = resolved.lexicon.reference(trial.concept, trial.pair.output)
-        score = int(score_ids(lm, [target], [word])[0])
-        answers = naive_trial(
-            lm, target, sources, layers, score, suite.position, suite.max_new_tokens
-        )
-        for layer, answer in answers.items():
-            out[(trial.trial, layer)] = (answer.tokens, answer.text, answer.p_first)
-    return out
+def _baseline(trial_fn):
+    """Run ``trial_fn`` (naive_trial, peer_trial, ...) one trial at a time over ``trials``."""
+
+    def run(lm: LoadedModel, resolved: Resolved, trials: list[Trial], layers: list[int]):
+        suite, out = resolved.suite, {}
+        for trial in trials:
+            target = target_prompt(resolved, trial)
+            sources = source_prompts(resolved, trial, SETTING)
+            word = resolved.lexicon.reference(trial.concept, trial.pair.output)
+            score = int(score_ids(lm, [target], [word])[0])
+            answers = trial_fn(
+                lm, target, sources, layers, score, suite.position, suite.max_new_tokens
+            )
+            for layer, answer in answers.items():
+                out[(trial.trial, layer)] = (answer.tokens, answer.text, answer.p_first)
+        return out
+
+    return run
+
+
+_naive = _baseline(naive_trial)
 
 
 def _engine(lm, resolved, trials, layers):
@@ -137,35 +159,174 @@ def _timed(fn, *args):
     return result, time.perf_counter() - start, mem["mib"]
 
 
-def bench(shape: Shape, shots: str, lexicon, tokenizer, max_new: int, singles: int) -> dict:
-    """Engine vs naive on one shape and regime; also a sweep against single-layer runs."""
+def _spaced(trials: list[Trial], n: int) -> list[Trial]:
+    return trials[:: max(1, len(trials) // n)][:n]
+
+
+def _compare(engine: dict, other: dict) -> tuple[int, float]:
+    """Answers that differ from the engine's (tokens or text), and the largest p_first gap."""
+    mismatches = sum(engine[k][:2] != (tokens, text) for k, (tokens, text, _) in other.items())
+    p_diff = max((abs(engine[k][2] - p) for k, (_, _, p) in other.items()), default=0.0)
+    return mismatches, p_diff
+
+
+def bench(shape: Shape, shots: str, lexicon, tokenizer, max_new: int, singles: int,
+          use_nnsight: bool) -> dict:
+    """Engine vs peer and naive on one shape and regime; also a sweep vs single-layer runs."""
     model = shape.build(len(tokenizer))
     lm = wrap_model(Checkpoint(name=shape.name, path="<memory>"), model, tokenizer)
     outputs = len(SEEN) + len(UNSEEN)
     resolved = _resolved(shots, shape.engine_trials // outputs, max_new, lexicon)
     trials = list(plan_trials(resolved))
-    step = max(1, len(trials) // shape.naive_trials)
-    subset = trials[::step][: shape.naive_trials]
     layers = list(range(lm.n_layers))
     engine, t_engine, m_engine = _timed(_engine, lm, resolved, trials, layers)
-    naive, t_naive, m_naive = _timed(_naive, lm, resolved, subset, layers)
-    mismatches = [k for k, (tokens, text, _) in naive.items() if engine[k][:2] != (tokens, text)]
-    p_diff = max(abs(engine[k][2] - p) for k, (_, _, p) in naive.items())
+    rate_engine = len(trials) / t_engine
+    baselines = {"peer": (_baseline(peer_trial), shape.peer_trials),
+                 "naive": (_naive, shape.naive_trials)}
+    if use_nnsight:
+        baselines["nnsight"] = (_baseline(peer_trial_nnsight), shape.peer_trials)
+    out = {
+        "shape": shape.name, "shots": shots, "layers": lm.n_layers,
+        "engine_trials": len(trials), "engine_trials_per_s": rate_engine,
+        "engine_peak_mib": m_engine,
+    }  # fmt: skip
+    same, compared = True, 0
+    for name, (run, n) in baselines.items():
+        subset = _spaced(trials, n)
+        answers, seconds, mib = _timed(run, lm, resolved, subset, layers)
+        mismatches, p_diff = _compare(engine, answers)
+        same &= mismatches == 0
+        compared += len(answers)
+        out.update({
+            f"{name}_trials": len(subset), f"{name}_trials_per_s": len(subset) / seconds,
+            f"{name}_speedup": rate_engine / (len(subset) / seconds),
+            f"{name}_peak_mib": mib, f"{name}_mismatches": mismatches,
+            f"{name}_p_first_max_abs_diff": p_diff,
+        })  # fmt: skip
+    out["speedup"] = out["naive_speedup"]  # the figure's old name
     # Sweep over all layers vs single-layer runs (a few layers, evenly spaced, scaled up to L).
     picks = layers[:: max(1, len(layers) // singles)][:singles]
     t_single = sum(_timed(_engine, lm, resolved, trials, [j])[1] for j in picks)
-    rate_engine = len(trials) / t_engine
-    rate_naive = len(subset) / t_naive
+    out["sweep_ratio"] = t_engine / (t_single / len(picks) * len(layers))
+    out["identical"], out["compared"] = same, compared
+    if shots == "per_pair":
+        out["profile"] = profile(lm, resolved, trials, layers)
+    return out
+
+
+_STAGES = ("source latents", "answer ids", "tokenise", "shared prefix", "prompt passes",
+           "decode steps", "other")
+
+
+def profile(lm: LoadedModel, resolved: Resolved, trials: list[Trial], layers: list[int]) -> dict:
+    """Where one engine sweep's time goes per trial, and the physical limit of this machine.
+
+    Stages: source latents (capture forwards of the source prompts, each once), answer ids
+    (tokenising the answers for p_concept), tokenise (encoding the target prompts), shared
+    prefix (few-shot prefix KV caches), prompt passes (the patched forwards from the query word
+    on, one per first layer), decode steps (one forward per new token), other (Python, hooks,
+    cache copies). The limit: token-forwards the sweep needs (no padding, no decoding of rows
+    that already stopped) x seconds per token-forward of one full batch without hooks or cache.
+    """
+    import conceptpatch.patching as patching_module
+    import conceptpatch.run as run_module
+
+    label: list[str | None] = [None]
+    wall = dict.fromkeys(_STAGES, 0.0)
+    forward_s = dict.fromkeys(_STAGES, 0.0)
+    computed = dict.fromkeys(_STAGES, 0)
+    real = dict.fromkeys(_STAGES, 0)
+    started: list[tuple[str, float]] = []
+
+    def wrapped(fn, stage):
+        def call(*args, **kwargs):
+            if label[0] is not None:
+                return fn(*args, **kwargs)
+            label[0], start = stage, time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                wall[stage] += time.perf_counter() - start
+                label[0] = None
+
+        return call
+
+    def before(module, args, kwargs):
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        mask = kwargs.get("attention_mask")
+        rows, length = ids.shape
+        stage = label[0] or ("decode steps" if length == 1 else "prompt passes")
+        computed[stage] += rows * length
+        real[stage] += int(mask[:, -length:].sum()) if mask is not None else rows * length
+        started.append((stage, time.perf_counter()))
+
+    def after(module, args, kwargs, output):
+        stage, start = started.pop()
+        forward_s[stage] += time.perf_counter() - start
+
+    swaps = [(run_module, "concept_latents", "source latents"),
+             (run_module, "score_ids", "answer ids"),
+             (patching_module, "encode", "tokenise"),
+             (patching_module, "shared_prefix", "shared prefix")]
+    originals = [(module, name, getattr(module, name)) for module, name, _ in swaps]
+    handles = [lm.model.register_forward_pre_hook(before, with_kwargs=True),
+               lm.model.register_forward_hook(after, with_kwargs=True)]
+    for module, name, stage in swaps:
+        setattr(module, name, wrapped(getattr(module, name), stage))
+    try:
+        start = time.perf_counter()
+        outcomes = sweep_trials(lm, resolved, SETTING, trials, layers)
+        total = time.perf_counter() - start
+    finally:
+        for module, name, fn in originals:
+            setattr(module, name, fn)
+        for handle in handles:
+            handle.remove()
+    for stage in ("prompt passes", "decode steps"):
+        wall[stage] = forward_s[stage]
+    wall["other"] = max(0.0, total - sum(wall[s] for s in _STAGES if s != "other"))
+    # Decoding a row needs one forward per new token but the last; the rest was computed for
+    # rows that had stopped while others in the batch went on.
+    real["decode steps"] = sum(max(0, len(o.tokens) - 1) for o in outcomes)
+    needed = sum(real.values())
+    per_token = _token_forward_seconds(lm, resolved, trials)
+    n = len(trials)
     return {
-        "shape": shape.name, "shots": shots, "layers": lm.n_layers,
-        "engine_trials": len(trials), "naive_trials": len(subset),
-        "engine_trials_per_s": rate_engine, "naive_trials_per_s": rate_naive,
-        "speedup": rate_engine / rate_naive,
-        "sweep_ratio": t_engine / (t_single / len(picks) * len(layers)),
-        "engine_peak_mib": m_engine, "naive_peak_mib": m_naive,
-        "identical": not mismatches, "mismatches": len(mismatches),
-        "compared": len(naive), "p_first_max_abs_diff": p_diff,
+        "trials": n, "layers": len(layers), "ms_per_trial": 1000 * total / n,
+        "stages_ms_per_trial": {s: 1000 * wall[s] / n for s in _STAGES},
+        "token_forwards_computed_per_trial": sum(computed.values()) / n,
+        "token_forwards_needed_per_trial": needed / n,
+        "us_per_token_forward": 1e6 * per_token,
+        "limit_ms_per_trial": 1000 * needed * per_token / n,
+        "engine_over_limit": total / (needed * per_token),
     }  # fmt: skip
+
+
+def _token_forward_seconds(lm: LoadedModel, resolved: Resolved, trials: list[Trial]) -> float:
+    """Seconds per token of one forward of 64 prompts of the targets' mean length (best of 3)."""
+    lengths = [len(lm.tokenizer(target_prompt(resolved, t).text)["input_ids"]) for t in trials]
+    length = max(1, round(sum(lengths) / len(lengths)))
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(3, len(lm.tokenizer), (64, length), generator=generator)
+    best = float("inf")
+    with torch.no_grad():
+        for _ in range(3):
+            start = time.perf_counter()
+            lm.model(input_ids=ids, use_cache=False, logits_to_keep=1)
+            best = min(best, time.perf_counter() - start)
+    return best / ids.numel()
+
+
+def _print_profile(run: dict) -> None:
+    prof = run["profile"]
+    stages = ", ".join(f"{s} {ms:.1f}" for s, ms in prof["stages_ms_per_trial"].items())
+    print(f"profile {run['shape']} ({run['shots']}, {prof['layers']} layers):"
+          f" {prof['ms_per_trial']:.1f} ms/trial = {stages}")
+    print(f"  token-forwards/trial: {prof['token_forwards_computed_per_trial']:.0f} computed,"
+          f" {prof['token_forwards_needed_per_trial']:.0f} needed x"
+          f" {prof['us_per_token_forward']:.1f} us/token-forward (full batch)"
+          f" = limit {prof['limit_ms_per_trial']:.1f} ms/trial;"
+          f" engine at {prof['engine_over_limit']:.1f}x the limit")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -173,42 +334,61 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="fewer trials (about a minute)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--max-new-tokens", type=int, default=8)
+    parser.add_argument("--no-nnsight", action="store_true",
+                        help="skip the nnsight peer even when nnsight is installed")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    use_nnsight = nnsight_available() and not args.no_nnsight
     lexicon = load_lexicon("cldr").restrict(SEEN + UNSEEN)
     tokenizer = train_bpe(_lexicon_texts(lexicon), vocab_size=1024)
     quick = args.quick
     shapes = [
-        Shape("organism-8L-h128", 8, _organism, 48 if quick else 96, 4 if quick else 8),
-        Shape("eurollm-24L-h128", 24, _eurollm_narrow, 32 if quick else 64, 1 if quick else 2),
+        Shape("organism-8L-h128", 8, _organism, 48 if quick else 96, 4 if quick else 8,
+              8 if quick else 16),
+        Shape("eurollm-24L-h128", 24, _eurollm_narrow, 32 if quick else 64, 1 if quick else 2,
+              4 if quick else 8),
     ]
     singles = 2 if quick else 3
     rows = [
-        bench(shape, shots, lexicon, tokenizer, args.max_new_tokens, singles)
+        bench(shape, shots, lexicon, tokenizer, args.max_new_tokens, singles, use_nnsight)
         for shape in shapes
         for shots in ("per_trial", "per_pair")
     ]
-    head = f"{'shape':<18} {'shots':<9} {'trials e/n':>10} {'engine t/s':>10} {'naive t/s':>9}"
-    head += f" {'speedup':>8} {'sweep':>6} {'peak MiB e/n':>13} {'identical':>9}"
+    names = ["peer", *(["nnsight"] if use_nnsight else []), "naive"]
+    head = f"{'shape':<18} {'shots':<9} {'trials':>6} {'engine t/s':>10}"
+    head += "".join(f" {n + ' t/s':>11} {n + ' x':>9}" for n in names)
+    head += f" {'sweep':>6} {'peak MiB':>8} {'identical':>9}"
     print(head)
     for r in rows:
-        print(
-            f"{r['shape']:<18} {r['shots']:<9} {r['engine_trials']:>5}/{r['naive_trials']:<4}"
-            f" {r['engine_trials_per_s']:>10.2f} {r['naive_trials_per_s']:>9.3f}"
-            f" {r['speedup']:>8.1f} {r['sweep_ratio']:>6.3f}"
-            f" {r['engine_peak_mib']:>6.0f}/{r['naive_peak_mib']:<6.0f}"
-            f" {r['identical']!s:>9}"
-        )
+        line = f"{r['shape']:<18} {r['shots']:<9} {r['engine_trials']:>6}"
+        line += f" {r['engine_trials_per_s']:>10.2f}"
+        line += "".join(f" {r[n + '_trials_per_s']:>11.3f} {r[n + '_speedup']:>9.1f}"
+                        for n in names)
+        line += f" {r['sweep_ratio']:>6.3f} {r['engine_peak_mib']:>8.0f} {r['identical']!s:>9}"
+        print(line)
+    for r in rows:
+        if "profile" in r:
+            _print_profile(r)
     per_pair = [r for r in rows if r["shots"] == "per_pair"]
     summary = {
+        # worst case over shapes and regimes: per_trial shots (the paper's, the organism's)
+        "peer_speedup": min(r["peer_speedup"] for r in rows),
+        "peer_speedup_per_pair_shots": min(r["peer_speedup"] for r in per_pair),
+        "nnsight_speedup": min(r["nnsight_speedup"] for r in rows) if use_nnsight else None,
         "speedup": min(r["speedup"] for r in per_pair),
         "speedup_per_trial_shots": min(r["speedup"] for r in rows if r["shots"] == "per_trial"),
         "sweep_ratio": max(r["sweep_ratio"] for r in rows),
         "identical": all(r["identical"] for r in rows),
+        "profile": {r["shape"]: r["profile"] for r in per_pair},
         "threads": args.threads, "dtype": "float32", "device": "cpu",
         "max_new_tokens": args.max_new_tokens, "quick": args.quick,
         "runs": rows,
     }  # fmt: skip
+    print(f"peer ratio {summary['peer_speedup']:.1f}x (the paper's nnsight loop, worst case;"
+          f" {summary['peer_speedup_per_pair_shots']:.1f}x with per_pair shots"
+          + (f"; run by nnsight itself {summary['nnsight_speedup']:.1f}x" if use_nnsight else "")
+          + f"), naive ratio {summary['speedup']:.1f}x (per_pair shots), identical: "
+          + str(summary["identical"]).lower())
     print(json.dumps(summary))
     return summary
 
