@@ -290,6 +290,23 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_readdepth(args: argparse.Namespace) -> int:
+    from conceptpatch.readdepth import suite_read_depth
+    from conceptpatch.suite import load_suite
+
+    if args.quiet:
+        _quiet()
+    depths = suite_read_depth(load_suite(args.suite), args.checkpoint, trials=args.trials)
+    for d in depths:
+        if args.json:
+            print(json.dumps(d.to_dict()))
+            continue
+        changed = " ".join(f"{d.changed[j]:.2f}" for j in sorted(d.changed))
+        print(f"{d.checkpoint}: read depth {d.depth:.2f} (layer {d.layer} of {d.n_layers});"
+              f" answers changed by a word/self patch from layers 0-{d.n_layers - 1}: {changed}")
+    return 0
+
+
 def _cmd_organism(args: argparse.Namespace) -> int:
     from conceptpatch.organism import cli_train
 
@@ -348,6 +365,18 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("sheet")
     imp.add_argument("store")
     annotate.set_defaults(func=_cmd_annotate)
+
+    depth = sub.add_parser(
+        "readdepth", help="how deep a suite's model reads the query word (word/self patch)"
+    )
+    depth.add_argument("suite", help="suite TOML file")
+    depth.add_argument(
+        "--checkpoint", action="append", help="this checkpoint (repeatable; default: the last)"
+    )
+    depth.add_argument("--trials", type=int, default=40, help="trials per output language")
+    depth.add_argument("--json", action="store_true", help="one JSON object per checkpoint")
+    depth.add_argument("--quiet", action="store_true", help="no progress bars")
+    depth.set_defaults(func=_cmd_readdepth)
 
     organism = sub.add_parser("organism", help="the built-in model organism")
     org_actions = organism.add_subparsers(dest="action", required=True)
