@@ -18,17 +18,10 @@ from conceptpatch.suite import load_suite, missing_data, resolve
 SUITES = sorted((Path(__file__).parents[1] / "suites").glob("*.toml"))
 REAL = [p for p in SUITES if p.stem in ("eurollm-1.7b", "bloom-560m", "olmo2-1b", "pythia-410m")]
 
-#: A fake Multi-SimLex translation.csv: 10 nouns (one with an English synonym), 3 verbs.
-NOUNS = [
-    ("dog", "hound", "chien", "perro"), ("cat", "", "chat", "gato"),
-    ("house", "", "maison", "casa"), ("tree", "", "arbre", "árbol"),
-    ("water", "", "eau", "agua"), ("sun", "", "soleil", "sol"),
-    ("moon", "", "lune", "luna"), ("book", "", "livre", "libro"),
-    ("bread", "", "pain", "pan"), ("horse", "", "cheval", "caballo"),
-]  # fmt: skip
-VERBS = [
-    ("run", "", "courir", "correr"), ("eat", "", "manger", "comer"), ("see", "", "voir", "ver"),
-]  # fmt: skip
+#: A small Multi-SimLex translation.csv in the distributed layout (see tests/test_lexicon.py):
+#: after the paper's processing, 9 nouns, 3 verbs, 2 adjectives, 2 adverbs.
+TRANSLATION_CSV = Path(__file__).parent / "data" / "translation.csv"
+NOUNS = ("cat", "dog", "horse", "tree", "house", "car", "water", "fire", "mouse")
 
 
 @pytest.fixture(autouse=True)
@@ -47,20 +40,24 @@ def no_network(monkeypatch):
 
 
 def _multisimlex(tmp: Path) -> Path:
-    """Write the fake Multi-SimLex file where `_real_suite` points (``tmp/msl/translation.csv``)."""
+    """Copy the small translation.csv where `_real_suite` points (``tmp/msl/translation.csv``)."""
     path = tmp / "msl" / "translation.csv"
     path.parent.mkdir()
-    lines = ["ID,PoS,ENG_1,ENG_2,FRA_1,FRA_2,SPA_1,SPA_2"]
-    rows = [("N", *r) for r in NOUNS] + [("V", *r) for r in VERBS]
-    for i, (pos, en, en2, fr, es) in enumerate(rows, 1):
-        lines.append(f"{i},{pos},{en},{en2},{fr},,{es},")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_bytes(TRANSLATION_CSV.read_bytes())
     return path
 
 
 def _real_suite(tmp: Path, stem: str = "eurollm-1.7b", **model) -> dict:
-    """The suite ``stem`` of suites/ with local paths moved into ``tmp``."""
+    """The suite ``stem`` of suites/ with local paths moved into ``tmp``.
+
+    For EuroLLM, its commented-out options are switched on: translation.csv (with Swahili
+    unseen) and the glob over intermediate checkpoints.
+    """
     data = tomllib.loads((Path(__file__).parents[1] / "suites" / f"{stem}.toml").read_text())
+    if stem == "eurollm-1.7b":
+        data["model"]["glob"] = "../checkpoints/eurollm-1.7b/iter_*"
+        data["lexicon"] = {"path": "x", "format": "multisimlex", "pos": "nouns"}
+        data["languages"]["unseen"] = ["cy", "sw"]
     if "glob" in data["model"]:
         data["model"]["glob"] = str(tmp / "ckpts" / "iter_*")
     data["model"].update(model)
@@ -97,14 +94,35 @@ def test_the_real_suites_are_there_and_list_hub_checkpoints_offline(capsys):
         assert "hub revisions not verified offline" in out and "@" in out
 
 
-def test_eurollm_suite_is_the_papers_setting():
-    suite = load_suite(Path(__file__).parents[1] / "suites" / "eurollm-1.7b.toml")
+def test_eurollm_suite_is_the_papers_setting_on_the_builtin_list(capsys):
+    path = Path(__file__).parents[1] / "suites" / "eurollm-1.7b.toml"
+    suite = load_suite(path)
     paper = {"en", "zh", "cy", "et", "fi", "fr", "pl", "ru", "es", "sw", "yue"}
-    assert set(suite.languages) == paper
-    assert set(suite.unseen) == {"cy", "sw"} and suite.k == 5 and 10 in suite.layers
-    assert suite.lexicon["format"] == "multisimlex" and suite.lexicon["pos"] == "N"
+    assert set(suite.languages) == paper - {"sw"}  # Swahili is only in translation.csv
+    assert set(suite.unseen) == {"cy"} and suite.k == 5 and 10 in suite.layers
+    assert suite.lexicon == {"builtin": "multisimlex", "pos": "nouns"}
+    assert suite.pos == ("nouns",) and suite.claims_pos == ("nouns",)
     assert suite.dtype == "bfloat16" and suite.device == "cuda"
-    assert "checkpoints" in suite.model and "glob" in suite.model
+    assert "checkpoints" in suite.model
+    assert missing_data(suite) == []
+    lexicon = resolve(suite).lexicon
+    assert len(lexicon.concepts) >= 1000 and set(lexicon.pos.values()) == {"nouns"}
+    assert main(["check", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "warning" not in err and "warning" not in out
+    assert "1282 complete concepts (pos nouns)" in out
+
+
+def test_builtin_multisimlex_points_swahili_at_translation_csv(tmp_path):
+    data = _real_suite(tmp_path, stem="pythia-410m")
+    data["lexicon"] = {"builtin": "multisimlex"}
+    data["languages"] = {"seen": ["en", "fr"], "unseen": ["sw"]}
+    with pytest.raises(SuiteError, match=r"Swahili is only in translation\.csv") as err:
+        load_suite(_write(tmp_path, data))
+    assert "\n" not in str(err.value)
+    data["languages"]["unseen"] = ["de"]
+    with pytest.raises(SuiteError, match="de not in the built-in Multi-SimLex list"):
+        load_suite(_write(tmp_path, data))
 
 
 def test_missing_multisimlex_warns_with_the_url_and_run_fails(tmp_path, capsys):
@@ -132,19 +150,26 @@ def test_empty_glob_warns_in_check_and_fails_run(tmp_path, capsys):
     assert err.count("\n") == 1 and "matches no checkpoint directory" in err
 
 
-def test_multisimlex_pos_selects_nouns_with_synonyms(tmp_path):
+def test_multisimlex_pos_selects_nouns_with_alternatives(tmp_path):
     _multisimlex(tmp_path)
     data = _real_suite(tmp_path)
-    data["languages"] = {"seen": ["en", "fr"], "unseen": ["es"]}
+    data["languages"] = {"seen": ["en", "fr"], "unseen": ["sw"]}
     lexicon = resolve(load_suite(_write(tmp_path, data)), missing_ok=True).lexicon
-    assert set(lexicon.concepts) == {n[0] for n in NOUNS}
-    assert lexicon.words("dog", "en") == ("dog", "hound")  # synonyms from the _2 columns
-    assert lexicon.words("cat", "fr") == ("chat",)
-    del data["lexicon"]["pos"]
-    everything = resolve(load_suite(_write(tmp_path, data)), missing_ok=True).lexicon
-    assert len(everything.concepts) == len(NOUNS) + len(VERBS)
+    assert set(lexicon.concepts) == set(NOUNS)
+    assert lexicon.words("dog", "fr") == ("toutou", "chien")  # merged rows: alternatives
+    assert lexicon.words("cat", "sw") == ("paka",)
+    assert [s["rows"] for s in lexicon.meta["steps"]] == [11, 22, 20, 18, 16, 16]
+    del data["lexicon"]["pos"]  # the default: nouns
+    default = resolve(load_suite(_write(tmp_path, data)), missing_ok=True).lexicon
+    assert default.concepts == lexicon.concepts
+    data["lexicon"]["pos"] = ["nouns", "verbs"]
+    suite = load_suite(_write(tmp_path, data))
+    both = resolve(suite, missing_ok=True).lexicon
+    assert len(both.concepts) == len(NOUNS) + 3 and suite.claims_pos == ("nouns",)
+    data["lexicon"]["pos"] = ["verbs"]
+    assert load_suite(_write(tmp_path, data)).claims_pos is None  # no nouns: every row
     data["lexicon"]["pos"] = "ADV"
-    with pytest.raises(SuiteError, match="use one of its tags N, V"):
+    with pytest.raises(SuiteError, match="use its tags adjectives, adverbs, nouns, verbs"):
         resolve(load_suite(_write(tmp_path, data)), missing_ok=True)
 
 

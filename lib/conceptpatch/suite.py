@@ -22,7 +22,15 @@ import tomllib
 
 from conceptpatch.checkpoints import DTYPES, Checkpoint
 from conceptpatch.errors import ConceptPatchError, SuiteError
-from conceptpatch.lexicon import MULTISIMLEX_CODES, MULTISIMLEX_URL, Lexicon, language, load_lexicon
+from conceptpatch.lexicon import (
+    BUILTINS,
+    DEFAULT_POS,
+    MULTISIMLEX_CODES,
+    MULTISIMLEX_URL,
+    Lexicon,
+    language,
+    load_lexicon,
+)
 from conceptpatch.patching import POSITION_MODES
 from conceptpatch.prompts import DEFAULT_TEMPLATE, Template
 
@@ -67,20 +75,31 @@ _TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
         "an array of tables",
     ),
     "batch": (lambda v: v == "auto" or (_is_int(v) and v > 0), '"auto" or a positive integer'),
+    "band": (
+        lambda v: v in ("early", "mid", "late") or (isinstance(v, list) and v
+                                                     and all(_is_int(x) for x in v)),
+        '"early", "mid", "late" or a list of layers',
+    ),
+    "fraction": (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 1,
+                 "a number in (0, 1]"),
+    "str_or_strs": (lambda v: isinstance(v, str) or _str_list(v), "a string or a list of strings"),
 }
 
 #: section -> key -> type name. The top level is section "".
 _SCHEMA: dict[str, dict[str, str]] = {
-    "": {"name": "str", "description": "str", "seed": "int"},
+    "": {"name": "str", "description": "str", "seed": "int", "expect": "tables"},
     "model": {
         "organism": "str", "organism_seed": "int",
-        "random": "str", "random_layers": "int", "random_hidden": "int",
+        "random": "str", "random_layers": "int", "random_hidden": "int", "random_pad_vocab": "int",
         "checkpoints": "tables",
         "glob": "str", "step_pattern": "str", "tokens_per_step": "int", "phases": "tables",
         "dtype": "str", "device": "str", "device_map": "str", "trust_remote_code": "bool",
         "batch_size": "batch",
     },
-    "lexicon": {"builtin": "str", "path": "str", "format": "str", "pos": "str"},
+    "lexicon": {
+        "builtin": "str", "path": "str", "format": "str", "pos": "str_or_strs",
+        "claims_pos": "str_or_strs",
+    },
     "languages": {"seen": "strs", "unseen": "strs"},
     "prompt": {"k": "int", "template": "str", "separator": "str", "shots": "str"},
     "patch": {
@@ -88,6 +107,10 @@ _SCHEMA: dict[str, dict[str, str]] = {
         "source_pairs": "int",
     },
     "sample": {"trials": "int"},
+    "claims": {
+        "band": "band", "reference": "str", "early_fraction": "fraction",
+        "high_resource": "strs", "low_resource": "strs",
+    },
 }  # fmt: skip
 _CHECKPOINT_KEYS: dict[str, str] = {
     "name": "str", "path": "str", "hub": "str", "revision": "str",
@@ -98,6 +121,7 @@ _PHASE_KEYS: dict[str, str] = {"from_step": "int", "phase": "int"}
 _INT_RANGES: dict[str, tuple[int, int]] = {
     "seed": (0, 2**63 - 1), "organism_seed": (0, 2**63 - 1),
     "random_layers": (1, 256), "random_hidden": (8, 65536), "tokens_per_step": (0, 2**62),
+    "random_pad_vocab": (0, 1_000_000),
     "k": (0, 1000), "max_new_tokens": (1, 4096), "source_pairs": (1, 10_000),
     "trials": (1, 10_000_000), "step": (0, 2**62), "tokens": (0, 2**62), "phase": (1, 1000),
     "from_step": (0, 2**62), "layers": (-10_000, 10_000), "batch_size": (1, 1_000_000),
@@ -123,6 +147,8 @@ class Suite:
     max_new_tokens: int = 8
     source_pairs: int = 4
     trials: int = 100
+    claims: Mapping[str, Any] = field(default_factory=dict)  # [claims]: what claims pre-declare
+    expect: tuple[Mapping[str, str], ...] = ()  # [[expect]]: verdicts a model is known to give
     description: str = ""
     path: str | None = None
 
@@ -138,6 +164,23 @@ class Suite:
     def languages(self) -> tuple[str, ...]:
         return self.seen + self.unseen
 
+    @property
+    def pos(self) -> tuple[str, ...] | None:
+        """The parts of speech the suite runs (``[lexicon] pos``); None: the default (nouns where
+        the lexicon tags parts of speech, else every concept)."""
+        value = self.lexicon.get("pos")
+        return None if value is None else (value,) if isinstance(value, str) else tuple(value)
+
+    @property
+    def claims_pos(self) -> tuple[str, ...] | None:
+        """The parts of speech claims are tested on (``[lexicon] claims_pos``): nouns when the
+        suite runs nouns, unless the suite says otherwise; None: every row."""
+        value = self.lexicon.get("claims_pos")
+        if value is not None:
+            return (value,) if isinstance(value, str) else tuple(value)
+        runs = self.pos
+        return (DEFAULT_POS,) if runs is None or DEFAULT_POS in runs else None
+
     def to_dict(self) -> dict[str, Any]:
         """The suite as plain JSON-able data (for hashing, reports and the store)."""
         data = asdict(self)
@@ -149,7 +192,7 @@ class Suite:
     def settings_hash(self) -> str:
         """Hash of everything that determines a unit's rows, apart from the checkpoint itself."""
         data = self.to_dict()
-        for key in ("name", "description", "path"):
+        for key in ("name", "description", "path", "claims", "expect"):
             data.pop(key)
         for key in ("checkpoints", "glob", "phases", "device", "device_map", "batch_size"):
             data["model"].pop(key, None)
@@ -294,7 +337,13 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
     if "builtin" in lexicon and "path" in lexicon:
         raise SuiteError("[lexicon] names both builtin and path: keep one of them")
     if "builtin" in lexicon:
-        _choice("lexicon.builtin", lexicon["builtin"], ("cldr",))
+        _choice("lexicon.builtin", lexicon["builtin"], BUILTINS)
+    for key in ("pos", "claims_pos"):
+        tags = [lexicon[key]] if isinstance(lexicon.get(key), str) else lexicon.get(key, ["x"])
+        if not tags or not all(t.strip() for t in tags):
+            raise SuiteError(
+                f'lexicon.{key} is empty: name parts of speech such as "nouns" or drop the key'
+            )
     if "path" in lexicon:
         lexicon["path"] = _local(base, lexicon["path"])
     _choice("lexicon.format", lexicon.get("format", "long_csv"), LEXICON_FORMATS)
@@ -314,6 +363,19 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
             raise SuiteError(
                 f"[languages] {', '.join(absent)} not in Multi-SimLex: use its languages"
                 f" {', '.join(MULTISIMLEX_CODES.values())}"
+            )
+    if lexicon.get("builtin") == "multisimlex":
+        listed = [c for c in MULTISIMLEX_CODES.values() if c != "sw"]
+        absent = [c for c in seen + unseen if c not in listed]
+        if absent:
+            extra = (
+                ': Swahili is only in translation.csv (path = "translation.csv",'
+                f' format = "multisimlex", from {MULTISIMLEX_URL})'
+                if absent == ["sw"]
+                else f": use its languages {', '.join(listed)}"
+            )
+            raise SuiteError(
+                f"[languages] {', '.join(absent)} not in the built-in Multi-SimLex list{extra}"
             )
     repeated = sorted({c for group in (seen, unseen) for c in group if group.count(c) > 1})
     if repeated:
@@ -352,7 +414,26 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
         max_new_tokens=_positive("patch.max_new_tokens", patch.get("max_new_tokens", 8)),
         source_pairs=_positive("patch.source_pairs", patch.get("source_pairs", 4)),
         trials=_positive("sample.trials", sections.get("sample", {}).get("trials", 100)),
+        claims=dict(sections.get("claims", {})),
+        expect=_expectations(data.get("expect", [])),
     )
+
+
+_EXPECT_KEYS: dict[str, str] = {"claim": "str", "case": "str", "verdict": "str", "reason": "str"}
+
+
+def _expectations(entries: list[Mapping[str, Any]]) -> tuple[Mapping[str, str], ...]:
+    """``[[expect]]`` entries: claim, optional case, the verdict the model gives, and why."""
+    out = []
+    for i, entry in enumerate(entries):
+        _check_keys(f"expect[{i}]", entry, _EXPECT_KEYS)
+        missing = [k for k in ("claim", "verdict", "reason") if not entry.get(k)]
+        if missing:
+            raise SuiteError(f"expect[{i}] lacks {', '.join(missing)}: give claim, verdict and the "
+                             "measured reason (case is optional)")
+        _choice(f"expect[{i}].verdict", entry["verdict"], ("supported", "refuted", "inconclusive"))
+        out.append(dict(entry))
+    return tuple(out)
 
 
 def _language_hint(code: str) -> str:
@@ -508,26 +589,34 @@ def suite_lexicon(suite: Suite) -> Lexicon:
     missing = _lexicon_missing(spec)
     if missing is not None:
         raise MissingData(missing)
-    return load_lexicon(spec["path"], spec.get("format", "long_csv"))
+    return load_lexicon(spec["path"], spec.get("format", "long_csv"), pos=None)
 
 
-def _restrict(lexicon: Lexicon, codes: tuple[str, ...], pos: str | None) -> Lexicon:
-    """``lexicon`` over ``codes`` with its complete concepts of part of speech ``pos``."""
+def _restrict(
+    lexicon: Lexicon, codes: tuple[str, ...], pos: str | tuple[str, ...] | None
+) -> Lexicon:
+    """``lexicon`` over ``codes`` with its complete concepts of the parts of speech ``pos``.
+
+    None keeps nouns (`DEFAULT_POS`) when the lexicon tags them, else every concept.
+    """
     for code in codes:
         lexicon.language(code)
-    if pos is not None:
-        tags = sorted(set(lexicon.pos.values()))
-        if not tags:
-            raise SuiteError(
-                f"lexicon.pos = {pos!r} but lexicon {lexicon.name!r} has no part-of-speech"
-                " column: drop lexicon.pos or use a lexicon with a pos (PoS) column"
-            )
-        if pos not in tags:
-            raise SuiteError(
-                f"lexicon.pos = {pos!r} matches no concept of lexicon {lexicon.name!r}: use one"
-                f" of its tags {', '.join(tags)}"
-            )
-    return lexicon.restrict(codes, pos)
+    tags = sorted(set(lexicon.pos.values()))
+    if pos is None:
+        return lexicon.restrict(codes, DEFAULT_POS if DEFAULT_POS in tags else None)
+    wanted = (pos,) if isinstance(pos, str) else tuple(pos)
+    if not tags:
+        raise SuiteError(
+            f"lexicon.pos = {list(wanted)!r} but lexicon {lexicon.name!r} has no part-of-speech"
+            " column: drop lexicon.pos or use a lexicon with a pos (PoS) column"
+        )
+    unknown = [p for p in wanted if p not in tags]
+    if unknown:
+        raise SuiteError(
+            f"lexicon.pos {', '.join(map(repr, unknown))} matches no concept of lexicon"
+            f" {lexicon.name!r}: use its tags {', '.join(tags)}"
+        )
+    return lexicon.restrict(codes, wanted)
 
 
 def resolve(suite: Suite, build: bool = True, missing_ok: bool = False) -> Resolved:
@@ -562,7 +651,7 @@ def resolve(suite: Suite, build: bool = True, missing_ok: bool = False) -> Resol
     else:
         lexicon = suite_lexicon(suite)
         checkpoints = suite_checkpoints(suite, missing_ok)
-    restricted = _restrict(lexicon, seen + unseen, suite.lexicon.get("pos"))
+    restricted = _restrict(lexicon, seen + unseen, suite.pos)
     return Resolved(suite, checkpoints, restricted, seen, unseen)
 
 
@@ -602,6 +691,7 @@ def _random_checkpoint(suite: Suite, lexicon: Lexicon, root: Path, build: bool) 
         "layers": model.get("random_layers", 4),
         "hidden": model.get("random_hidden", 64),
         "seed": suite.seed,
+        **({"pad": model["random_pad_vocab"]} if model.get("random_pad_vocab") else {}),
         "lexicon": lexicon.name,
         "languages": suite.languages,
     }
@@ -619,6 +709,7 @@ def _random_checkpoint(suite: Suite, lexicon: Lexicon, root: Path, build: bool) 
                     layers=spec["layers"],
                     hidden=spec["hidden"],
                     seed=suite.seed,
+                    pad_vocab=int(model.get("random_pad_vocab", 0)),
                 )
                 tmp.rename(target)
     return Checkpoint(name=f"random-{arch}", path=str(target), step=0, tokens=0, phase=1)

@@ -124,10 +124,15 @@ def build_tiny(
     hidden: int = 64,
     vocab_size: int = 512,
     seed: int = 0,
+    pad_vocab: int = 0,
 ) -> Path:
-    """Train a tokenizer on ``lexicon``, build a random model, save both to ``out``."""
+    """Train a tokenizer on ``lexicon``, build a random model, save both to ``out``.
+
+    ``pad_vocab`` extra rows pad the model's vocabulary beyond the tokenizer, as real models do
+    (Pythia: 50,304 logits for 50,277 tokens): ids no tokenizer entry decodes.
+    """
     tokenizer = train_bpe(_lexicon_texts(lexicon), vocab_size)
-    model = tiny_model(architecture, len(tokenizer), layers, hidden, seed)
+    model = tiny_model(architecture, len(tokenizer) + pad_vocab, layers, hidden, seed)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
