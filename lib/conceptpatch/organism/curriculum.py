@@ -23,6 +23,15 @@ Design choices (and why):
   occur in any translation line, only in monolingual documents.
 - **One unseen language**: its words are generated but never occur in training text (its name
   never does either), so patching into it tests the paper's unseen-language claim.
+- **Translation formats** (``Recipe.formats``, the recipe search of issue 14): by default every
+  translation document is prompt-format lines; a recipe may render each document in one of several
+  `FORMATS` instead (glossary entries, word lists, bracketed pairs, prose, parallel sentences,
+  bilingual passages, code-switched sentences), so translation is learnt in many surface forms.
+  A one-format recipe draws nothing extra from the stream, so the default's documents are
+  unchanged.
+- **Cross-language homographs** (``Recipe.homographs``): a recipe may give some concepts of a seen
+  synthetic language the word form of an unrelated concept (another topic) of another seen
+  language, so which concept a form names is known only with its language from the context.
 """
 
 from __future__ import annotations
@@ -177,6 +186,8 @@ def build_curriculum(recipe: Recipe, seed: int) -> Curriculum:
                 )
             taken.add(form)
             words[concept, code] = form
+    if recipe.homographs:
+        _add_homographs(recipe, seed, concepts, topic_of, languages, words)
     successors = {}
     heldout: set[str] = set()
     for topic in topic_names:
@@ -193,6 +204,33 @@ def build_curriculum(recipe: Recipe, seed: int) -> Curriculum:
         successors=successors,
         heldout=frozenset(heldout),
     )
+
+
+def _add_homographs(recipe: Recipe, seed: int, concepts: list[str], topic_of: dict[str, str],
+                   languages: list[OrganismLanguage], words: dict[tuple[str, str], str]) -> None:
+    """Give ``recipe.homographs`` concepts of each seen synthetic language (but the first) the
+    form of an unrelated concept (another topic) of an earlier seen synthetic language; in place.
+
+    Its own seeded stream, so a recipe without homographs draws nothing from it. Forms stay unique
+    within a language, and a form is shared by two languages at most.
+    """
+    rng = random.Random(f"conceptpatch-organism-{seed}-homographs")
+    synth = [lang.code for lang in languages if lang.seen and lang.code != ENGLISH]
+    shared: set[str] = set()
+    for i, code in enumerate(synth[1:], start=1):
+        own = {words[c, code] for c in concepts}
+        for concept in rng.sample(concepts, min(recipe.homographs, len(concepts))):
+            other = rng.choice(synth[:i])
+            options = [c for c in concepts
+                       if topic_of[c] != topic_of[concept] and words[c, other] not in own
+                       and words[c, other] not in shared]
+            if not options or words[concept, code] in shared:
+                continue
+            form = words[rng.choice(options), other]
+            shared.update((form, words[concept, code]))
+            own.discard(words[concept, code])
+            own.add(form)
+            words[concept, code] = form
 
 
 def translation_line(curriculum: Curriculum, concept: str, src: str, dst: str) -> str:
@@ -226,10 +264,120 @@ def monolingual_document(curriculum: Curriculum, recipe: Recipe, rng: random.Ran
 
 def translation_document(curriculum: Curriculum, recipe: Recipe, rng: random.Random,
                          src: str, dst: str) -> str:
-    """Translation lines of one language pair, over concepts that are not held out."""
+    """A translation document of one language pair, over concepts that are not held out: lines
+    in the prompt format, or one of the recipe's `FORMATS` drawn per document."""
+    if len(recipe.formats) > 1 or recipe.formats[0] != "line":
+        fmt = recipe.formats[0] if len(recipe.formats) == 1 else rng.choice(recipe.formats)
+        return _RENDERERS[fmt](curriculum, recipe, rng, src, dst)
     pool = curriculum.translatable
     n = rng.randint(*recipe.doc_lines)
     return "\n".join(translation_line(curriculum, c, src, dst) for c in rng.sample(pool, n))
+
+
+_PROSE = (
+    'the {a} word "{x}" means "{y}" in {b}.',
+    'in {b}, "{x}" is "{y}".',
+    '"{x}" ({a}) translates to "{y}" ({b}).',
+    '{b} for "{x}" is "{y}".',
+)
+
+
+def _word_pairs(curriculum: Curriculum, recipe: Recipe, rng: random.Random, src: str,
+                dst: str) -> tuple[str, str, list[tuple[str, str]]]:
+    """Names of src and dst, and (src word, dst word) of a document's translatable concepts."""
+    concepts = rng.sample(curriculum.translatable, rng.randint(*recipe.doc_lines))
+    return (curriculum.language(src).name, curriculum.language(dst).name,
+            [(curriculum.word(c, src), curriculum.word(c, dst)) for c in concepts])
+
+
+def _walks(curriculum: Curriculum, recipe: Recipe, rng: random.Random) -> list[list[str]]:
+    """Sentences of one topic as concept-graph walks over translatable concepts only."""
+    topic = rng.choice(sorted(curriculum.topics))
+    members = [c for c in curriculum.topics[topic] if c not in curriculum.heldout]
+    out = []
+    for _ in range(rng.randint(*recipe.doc_sentences)):
+        concept = rng.choice(members)
+        walk = [concept]
+        for _ in range(rng.randint(*recipe.sentence_words) - 1):
+            nexts = [c for c in curriculum.successors[concept] if c not in curriculum.heldout]
+            concept = rng.choice(nexts if nexts and rng.random() < recipe.walk_stay else members)
+            walk.append(concept)
+        out.append(walk)
+    return out
+
+
+def _sentence(curriculum: Curriculum, walk: list[str], code: str) -> str:
+    return " ".join(curriculum.word(c, code) for c in walk) + "."
+
+
+def _glossary(curriculum: Curriculum, recipe: Recipe, rng: random.Random, src: str,
+              dst: str) -> str:
+    a, b, pairs = _word_pairs(curriculum, recipe, rng, src, dst)
+    sep = rng.choice((" = ", " - ", ": "))
+    return "\n".join(f"{x} ({a}){sep}{y} ({b})" for x, y in pairs)
+
+
+def _list(curriculum: Curriculum, recipe: Recipe, rng: random.Random, src: str, dst: str) -> str:
+    a, b, pairs = _word_pairs(curriculum, recipe, rng, src, dst)
+    return "\n".join([f"{a} / {b}", *(f"{x} | {y}" for x, y in pairs)])
+
+
+def _bracket(curriculum: Curriculum, recipe: Recipe, rng: random.Random, src: str,
+             dst: str) -> str:
+    a, b, pairs = _word_pairs(curriculum, recipe, rng, src, dst)
+    return " ".join(f"[{a} {x} = {b} {y}]" for x, y in pairs)
+
+
+def _prose(curriculum: Curriculum, recipe: Recipe, rng: random.Random, src: str,
+           dst: str) -> str:
+    a, b, pairs = _word_pairs(curriculum, recipe, rng, src, dst)
+    return " ".join(rng.choice(_PROSE).format(a=a, b=b, x=x, y=y) for x, y in pairs)
+
+
+def _parallel(curriculum: Curriculum, recipe: Recipe, rng: random.Random, src: str,
+              dst: str) -> str:
+    return "\n".join(f"{_sentence(curriculum, w, src)} / {_sentence(curriculum, w, dst)}"
+                     for w in _walks(curriculum, recipe, rng))
+
+
+def _bilingual(curriculum: Curriculum, recipe: Recipe, rng: random.Random, src: str,
+               dst: str) -> str:
+    walks = _walks(curriculum, recipe, rng)
+    return "\n".join(
+        f"[{curriculum.language(code).name}] " + " ".join(_sentence(curriculum, w, code)
+                                                          for w in walks)
+        for code in (src, dst)
+    )
+
+
+def _switch(curriculum: Curriculum, recipe: Recipe, rng: random.Random, src: str,
+            dst: str) -> str:
+    """Code-switched sentences: each word of a walk in src or dst at random."""
+    return " ".join(
+        " ".join(curriculum.word(c, rng.choice((src, dst))) for c in w) + "."
+        for w in _walks(curriculum, recipe, rng)
+    )
+
+
+def _lines(curriculum: Curriculum, recipe: Recipe, rng: random.Random, src: str,
+           dst: str) -> str:
+    n = rng.randint(*recipe.doc_lines)
+    return "\n".join(translation_line(curriculum, c, src, dst)
+                     for c in rng.sample(curriculum.translatable, n))
+
+
+_RENDERERS = {
+    "line": _lines,
+    "glossary": _glossary,
+    "list": _list,
+    "bracket": _bracket,
+    "prose": _prose,
+    "parallel": _parallel,
+    "bilingual": _bilingual,
+    "switch": _switch,
+}
+#: Renderings of a translation document; ``line`` is the prompt's own line format.
+FORMATS: tuple[str, ...] = tuple(_RENDERERS)
 
 
 def sample_document(curriculum: Curriculum, recipe: Recipe, rng: random.Random,

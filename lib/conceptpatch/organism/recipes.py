@@ -67,6 +67,8 @@ class Recipe:
     doc_lines: tuple[int, int] = (4, 9)
     phase_one: Mix = field(default_factory=lambda: Mix(0.4, 0.6, 0.0))
     phase_two: Mix = field(default_factory=lambda: Mix(0.3, 0.25, 0.45))
+    formats: tuple[str, ...] = ("line",)  # renderings of translation documents (curriculum.FORMATS)
+    homographs: int = 0  # concepts per seen synthetic language given another language's form
     # tokenizer
     vocab_size: int = 512
     tokenizer_docs: int = 20000
@@ -105,14 +107,40 @@ class Recipe:
         return dataclasses.asdict(self)
 
 
+def no_parallel(recipe: Recipe) -> Recipe:
+    """The negative control of a recipe: the same budget, no translation document at all."""
+    return dataclasses.replace(recipe, phase_one=Mix(1.0, 0.0, 0.0), phase_two=Mix(1.0, 0.0, 0.0))
+
+
+def no_phase_two(recipe: Recipe) -> Recipe:
+    """The phase-two control of a recipe: phase two continues the phase-one mix."""
+    return dataclasses.replace(recipe, phase_two=recipe.phase_one)
+
+
+#: Every translation format but code-switching (the organism notes' seven-format control).
+SEVEN_FORMATS = ("line", "glossary", "list", "bracket", "prose", "parallel", "bilingual")
+
 DEFAULT = Recipe()
+
+#: Variants of the recipe search (issue 14), each with its two controls (``<name>-no-parallel``,
+#: ``<name>-no-phase-two``): the same change applied to the control recipes.
+SEARCH: dict[str, Recipe] = {
+    "formats7": dataclasses.replace(DEFAULT, formats=SEVEN_FORMATS),
+    "formats8": dataclasses.replace(DEFAULT, formats=(*SEVEN_FORMATS, "switch")),
+    "homographs": dataclasses.replace(DEFAULT, homographs=30),
+    "deep12": dataclasses.replace(
+        DEFAULT, n_layers=12, hidden_size=80, intermediate_size=320, warmup_steps=90
+    ),
+}
+SEARCH["formats7-homographs"] = dataclasses.replace(SEARCH["formats7"], homographs=30)
+SEARCH["formats7-deep12"] = dataclasses.replace(
+    SEARCH["deep12"], formats=SEVEN_FORMATS
+)
 
 RECIPES: dict[str, Recipe] = {
     "default": DEFAULT,
-    "no-parallel": dataclasses.replace(
-        DEFAULT, phase_one=Mix(1.0, 0.0, 0.0), phase_two=Mix(1.0, 0.0, 0.0)
-    ),
-    "no-phase-two": dataclasses.replace(DEFAULT, phase_two=DEFAULT.phase_one),
+    "no-parallel": no_parallel(DEFAULT),
+    "no-phase-two": no_phase_two(DEFAULT),
     "tiny": dataclasses.replace(
         DEFAULT,
         n_topics=4,
@@ -133,6 +161,10 @@ RECIPES: dict[str, Recipe] = {
         first_checkpoint=5,
     ),
 }
+for _name, _recipe in SEARCH.items():
+    RECIPES[_name] = _recipe
+    RECIPES[f"{_name}-no-parallel"] = no_parallel(_recipe)
+    RECIPES[f"{_name}-no-phase-two"] = no_phase_two(_recipe)
 
 
 def get_recipe(variant: str) -> Recipe:
