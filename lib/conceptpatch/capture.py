@@ -265,11 +265,14 @@ def prompt_states(
 def group_mean(states: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Mean of ``states`` ``[n, S, W, H]`` over sources, per token position (``valid`` ``[n, W]``).
 
-    Invalid positions must hold zeros; a position no source has stays zero. Every concept latent
-    (engine and reference loop) goes through this one function, so they agree bit for bit.
+    Invalid positions must hold zeros; a position no source has stays zero. The sum and division
+    run in float64 and the mean comes back in the states' dtype (the model's: a float64 model's
+    latents keep float64, a bfloat16 model's are rounded once). Every concept latent (engine and
+    reference loop) goes through this one function, so they agree bit for bit.
     """
-    counts = valid.to(states.dtype).sum(dim=0).clamp(min=1)  # [W]
-    return states.sum(dim=0) / counts[None, :, None]
+    counts = valid.to(torch.float64).sum(dim=0).clamp(min=1)  # [W]
+    mean = states.to(torch.float64).sum(dim=0) / counts[None, :, None]
+    return mean.to(states.dtype)
 
 
 class StateCache:
@@ -308,7 +311,8 @@ def concept_latents(
     batch_size: int = 32,
     cache: StateCache | None = None,
 ) -> torch.Tensor:
-    """The concept latent of each group: the mean state over its source prompts, ``[G, S, W, H]``.
+    """The concept latent of each group: the mean state over its source prompts, ``[G, S, W, H]``,
+    in the model's dtype (averaged in float64: `group_mean`).
 
     Word tokens are aligned from the end, so position ``w`` averages only over the sources whose
     word has that many tokens; a position no source has stays zero. Each distinct prompt is run
@@ -331,8 +335,7 @@ def concept_latents(
     pending = list(todo.items())
     for start in range(0, len(pending), batch_size):
         chunk = pending[start : start + batch_size]
-        states, valid = prompt_states(lm, [p for _, p in chunk], width)
-        states = states.float()
+        states, valid = prompt_states(lm, [p for _, p in chunk], width)  # the model's dtype
         for i, (key, _) in enumerate(chunk):
             found[key] = (states[i], valid[i])
     out = []

@@ -32,6 +32,8 @@ __all__ = [
     "POSITION_MODES",
     "Generation",
     "PositionMode",
+    "logit_size",
+    "padding_mask",
     "patch",
     "patched_sweep",
     "stop_token_mask",
@@ -126,25 +128,58 @@ def _forward(lm: LoadedModel, cache: object, **inputs: torch.Tensor) -> torch.Te
     return out.logits[:, -1, :]
 
 
-def stop_token_mask(lm: LoadedModel) -> torch.Tensor:
-    """Boolean mask over the vocabulary: tokens that contain a closing quote or newline, or EOS."""
-    return _stop_mask_on(lm.tokenizer, lm.device)
+def logit_size(lm: LoadedModel) -> int:
+    """How many logits the model gives per position (its vocabulary, padding included).
+
+    Real models pad their vocabulary beyond the tokenizer (Pythia-410m: 50,304 logits for 50,277
+    tokenizer entries; OLMo-2 and BLOOM too), so this is not ``len(tokenizer)``.
+    """
+    head = lm.model.get_output_embeddings() if hasattr(lm.model, "get_output_embeddings") else None
+    weight = getattr(head, "weight", None)
+    if weight is not None:
+        return int(weight.shape[0])
+    return int(lm.model.config.vocab_size)
+
+
+def stop_token_mask(lm: LoadedModel, size: int | None = None) -> torch.Tensor:
+    """Boolean mask over the ``size`` logits (default: the model's): tokens that contain a closing
+    quote or newline, or EOS. Padding ids (no tokenizer entry) are not stops: see `padding_mask`."""
+    return _masks_on(lm.tokenizer, size or logit_size(lm), lm.device)[0]
+
+
+def padding_mask(lm: LoadedModel, size: int | None = None) -> torch.Tensor:
+    """Boolean mask over the ``size`` logits (default: the model's): ids that no tokenizer entry
+    decodes (the padding of a padded vocabulary, holes in the tokenizer's ids). Decoding never
+    picks them: their logits are set to -inf before the argmax and ``p_concept``'s softmax."""
+    return _masks_on(lm.tokenizer, size or logit_size(lm), lm.device)[1]
 
 
 @functools.lru_cache(maxsize=8)
-def _stop_mask_on(tokenizer: object, device: torch.device) -> torch.Tensor:
-    return _stop_mask(tokenizer).to(device)
+def _masks_on(
+    tokenizer: object, size: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    stops, padding = _masks(tokenizer, size)
+    return stops.to(device), padding.to(device)
 
 
 @functools.lru_cache(maxsize=8)
-def _stop_mask(tokenizer: object) -> torch.Tensor:
-    vocab = len(tokenizer)  # type: ignore[arg-type]
-    texts = tokenizer.batch_decode([[i] for i in range(vocab)])  # type: ignore[attr-defined]
-    mask = torch.tensor(['"' in t or "\n" in t for t in texts])
+def _masks(tokenizer: object, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    known = min(len(tokenizer), size)  # type: ignore[arg-type]
+    ids = list(range(known))
+    pieces = tokenizer.convert_ids_to_tokens(ids)  # type: ignore[attr-defined]
+    texts = tokenizer.batch_decode([[i] for i in ids])  # type: ignore[attr-defined]
+    stops = torch.zeros(size, dtype=torch.bool)
+    padding = torch.ones(size, dtype=torch.bool)
+    for i, (piece, text) in enumerate(zip(pieces, texts, strict=True)):
+        if piece is None:
+            continue  # a hole in the tokenizer's ids: padding
+        padding[i] = False
+        stops[i] = '"' in text or "\n" in text
     eos = getattr(tokenizer, "eos_token_id", None)
-    if eos is not None:
-        mask[eos] = True
-    return mask
+    if eos is not None and 0 <= eos < size:
+        stops[eos] = True
+        padding[eos] = False
+    return stops, padding
 
 
 def answer_text(lm: LoadedModel, tokens: Sequence[int]) -> str:
@@ -172,8 +207,9 @@ def _decode(
     ``mask`` is the attention mask of everything cached so far, ``position`` ``[B, 1]`` the
     position id of the prompt's last token. One batched forward per new token.
     """
+    stops, padding = _masks_on(lm.tokenizer, logits.shape[-1], logits.device)
+    logits = logits.masked_fill(padding, float("-inf"))
     p_first = logits.float().softmax(-1).gather(1, score_ids.unsqueeze(1)).squeeze(1)
-    stops = stop_token_mask(lm)
     size = logits.shape[0]
     done = torch.zeros(size, dtype=torch.bool, device=logits.device)
     generated: list[torch.Tensor] = []
@@ -188,7 +224,7 @@ def _decode(
         position = position + 1
         logits = _forward(
             lm, cache, input_ids=token.unsqueeze(1), attention_mask=mask, position_ids=position
-        )
+        ).masked_fill(padding, float("-inf"))
     table = torch.stack(generated, dim=1).tolist()
     tokens = [[t for t in row if t >= 0] for row in table]
     texts = lm.tokenizer.batch_decode(tokens, skip_special_tokens=True)  # type: ignore[attr-defined]

@@ -219,6 +219,19 @@ def _figures(results: pd.DataFrame) -> list[dict[str, Any]]:
     return figures
 
 
+# --- exact rate by part of speech (issue 13; self-contained) ---
+def pos_rate_records(results: pd.DataFrame) -> list[dict[str, str]]:
+    """Rows of the exact-rate-by-part-of-speech table (`results.exact_rate_by_pos`), as text."""
+    from conceptpatch.results import exact_rate_by_pos
+
+    return [
+        {"setting": r.setting, "pos": r.pos, "trials": str(r.trials), "exact": str(r.exact),
+         "rate": _number(r.rate)}
+        for r in exact_rate_by_pos(results).itertuples()
+    ]  # fmt: skip
+# --- end of exact rate by part of speech ---
+
+
 def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
                   suite: Any) -> dict[str, Any]:
     """Everything the template shows, as JSON-able dicts and strings."""
@@ -239,6 +252,7 @@ def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
         "overview": _overview(results),
         "figures": _figures(results),
         "samples": sample_trials(results),
+        "pos_rates": pos_rate_records(results),
         "suite": json.dumps(_suite_dict(suite), indent=2, sort_keys=True, ensure_ascii=False),
         "versions": package_versions(),
     }

@@ -25,7 +25,15 @@ from filelock import FileLock
 from conceptpatch.errors import StoreError
 from conceptpatch.files import TMP_SUFFIX, atomic_write
 
-__all__ = ["COLUMNS", "SCHEMA_VERSION", "Store", "empty_table", "load_store"]
+__all__ = [
+    "COLUMNS",
+    "SCHEMA_VERSION",
+    "Store",
+    "claim_rows",
+    "empty_table",
+    "exact_rate_by_pos",
+    "load_store",
+]
 
 SCHEMA_VERSION = 1
 #: Columns of the results table and their pandas dtypes (see the README for their meaning).
@@ -44,6 +52,7 @@ COLUMNS: Mapping[str, str] = {
     "output_seen": "bool",
     "concept": "string",
     "target_concept": "string",
+    "pos": "string",
     "trial": "int64",
     "output": "string",
     "category": "string",
@@ -60,12 +69,55 @@ def empty_table() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in COLUMNS.items()})
 
 
+#: Columns added after schema version 1 was first written, with the value older units read as.
+_ADDED: Mapping[str, object] = {"pos": pd.NA}  # C's part of speech (NA: untagged lexicon)
+
+
 def conform(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with exactly the schema's columns, in order, with the schema's dtypes."""
+    """``frame`` with exactly the schema's columns, in order, with the schema's dtypes.
+
+    Columns added to the schema later (``pos``) are filled in for older units and tables.
+    """
+    absent = {c: v for c, v in _ADDED.items() if c not in frame.columns}
+    if absent:
+        frame = frame.assign(**absent)
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise StoreError(f"results lack column(s) {', '.join(missing)}: this is a bug, report it")
     return frame[list(COLUMNS)].astype(dict(COLUMNS)).reset_index(drop=True)
+
+
+def exact_rate_by_pos(table: pd.DataFrame) -> pd.DataFrame:
+    """Exact-match rate by part of speech of C (the paper's open question on word classes).
+
+    One row per (setting, pos): ``trials`` (rows over every layer and checkpoint), ``exact`` and
+    ``rate``; ``pos`` is ``"(untagged)"`` for lexicons without parts of speech. The unpatched
+    setting is the baseline rate of saying C unprompted.
+    """
+    columns = ["setting", "pos", "trials", "exact", "rate"]
+    if table.empty:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
+            columns, ["string", "string", "int64", "int64", "float64"], strict=True)})
+    pos = table["pos"] if "pos" in table.columns else pd.Series(pd.NA, index=table.index)
+    frame = pd.DataFrame({
+        "setting": table["setting"].astype(str),
+        "pos": pos.astype("string").fillna("(untagged)").astype(str),
+        "exact": (table["category"].astype(str) == "exact").astype("int64"),
+    })  # fmt: skip
+    out = frame.groupby(["setting", "pos"], sort=True)["exact"].agg(["size", "sum"]).reset_index()
+    out = out.rename(columns={"size": "trials", "sum": "exact"})
+    out["rate"] = out["exact"] / out["trials"]
+    return out[columns].astype({"trials": "int64", "exact": "int64"})
+
+
+def claim_rows(table: pd.DataFrame, pos: tuple[str, ...] | None) -> pd.DataFrame:
+    """The rows claims are tested on: those of C's parts of speech ``pos`` (a suite's
+    ``claims_pos``: nouns unless it says otherwise); None keeps every row. Untagged rows
+    (lexicons without parts of speech) are always kept."""
+    if pos is None or "pos" not in table.columns:
+        return table
+    keep = table["pos"].isna() | table["pos"].astype(str).isin(pos)
+    return table[keep.astype(bool)].reset_index(drop=True)
 
 
 def _safe(name: str) -> str:

@@ -57,7 +57,10 @@ def _examples(
 
 
 def plan_trials(resolved: Resolved) -> tuple[Trial, ...]:
-    """``suite.trials`` trials per output language (seen and unseen), inputs from seen languages."""
+    """``suite.trials`` trials per output language (seen and unseen), inputs from seen languages.
+
+    With several parts of speech, D (the target prompt's concept) is of C's part of speech.
+    """
     suite, lexicon = resolved.suite, resolved.lexicon
     pool = [c for c in lexicon.concepts if c not in set(_shot_pool(resolved))]
     needed = 2 + (suite.k if suite.shots == "per_trial" else 0)
@@ -67,6 +70,8 @@ def plan_trials(resolved: Resolved) -> tuple[Trial, ...]:
             f" needs {needed} (C, D and k={suite.k} examples): lower prompt.k or use a larger"
             " lexicon"
         )
+    tags = lexicon.pos
+    several = len({tags.get(c) for c in pool}) > 1
     trials: list[Trial] = []
     for o_index, output in enumerate(resolved.seen + resolved.unseen):
         inputs = [code for code in resolved.seen if code != output]
@@ -78,6 +83,10 @@ def plan_trials(resolved: Resolved) -> tuple[Trial, ...]:
         for _ in range(suite.trials):
             pair = Pair(inputs[int(rng.integers(len(inputs)))], output)
             c, d = (pool[i] for i in rng.choice(len(pool), size=2, replace=False))
+            if several and tags.get(c) != tags.get(d):  # D of C's part of speech
+                same = [x for x in pool if x != c and tags.get(x) == tags.get(c)]
+                if same:
+                    d = same[int(rng.integers(len(same)))]
             examples = _examples(resolved, pair, (c, d), rng)
             trials.append(Trial(len(trials), pair, c, d, examples))
     return tuple(trials)
