@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import importlib.metadata
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from conceptpatch.capture import StateCache, concept_latents
 from conceptpatch.checkpoints import Checkpoint, LoadedModel, load_checkpoint
 from conceptpatch.errors import SuiteError
 from conceptpatch.patching import UNPATCHED, patched_sweep, width_of
-from conceptpatch.prompts import Prompt
+from conceptpatch.prompts import Prompt, quote_merges
 from conceptpatch.results import Store, conform
 from conceptpatch.scoring import categorize
 from conceptpatch.suite import Resolved, Suite, resolve
@@ -32,6 +33,7 @@ from conceptpatch.trials import Trial, plan_trials, source_prompts, target_promp
 __all__ = [
     "CPU_BATCH_SIZE",
     "Outcome",
+    "QueryPositionWarning",
     "Unit",
     "batch_size",
     "forward_rows",
@@ -49,6 +51,11 @@ CPU_BATCH_SIZE = 64
 GPU_MEMORY_SHARE = 0.4
 #: KV-cache bytes one CPU forward may hold when several first layers share it ("auto").
 CPU_FUSED_BYTES = 256 * 2**20
+
+
+class QueryPositionWarning(UserWarning):
+    """Prompts whose query word's last token merged with the closing quote (see
+    `conceptpatch.prompts`): their query position is the token before the merged one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,8 +211,13 @@ def sweep_trials(
     trials: Sequence[Trial],
     layers: Sequence[int] | None = None,
     progress: Callable[[int], object] | None = None,
+    counts: dict[str, int] | None = None,
 ) -> list[Outcome]:
-    """Answers of ``trials`` under ``setting`` at each first layer (default: the suite's)."""
+    """Answers of ``trials`` under ``setting`` at each first layer (default: the suite's).
+
+    ``counts``, when given, receives ``prompts`` (distinct prompts run) and ``query_merged``
+    (those whose query word's end merged with the closing quote).
+    """
     suite, lexicon = resolved.suite, resolved.lexicon
     if layers is None:
         layers = [UNPATCHED] if setting == "unpatched" else suite_layers(suite, lm.n_layers)
@@ -221,6 +233,12 @@ def sweep_trials(
     for group in sources:
         for p in group:
             uses[(p.text, width)] = uses.get((p.text, width), 0) + 1
+    if counts is not None:
+        distinct = list({p.text: p for p in [*targets, *(p for g in sources for p in g)]}.values())
+        counts["prompts"] = len(distinct)
+        counts["query_merged"] = sum(
+            quote_merges(lm.tokenizer, distinct[i : i + 256]) for i in range(0, len(distinct), 256)
+        )
     states = StateCache(uses)
     longest = max(targets, key=lambda t: len(t.text), default=None)
     tokens = len(lm.tokenizer(longest.text)["input_ids"]) if longest is not None else 0
@@ -272,13 +290,24 @@ def run_unit(
 ) -> pd.DataFrame:
     """All rows of one unit: ``trials`` under ``setting`` at every suite layer on model ``lm``."""
     lexicon = resolved.lexicon
-    outcomes = sweep_trials(lm, resolved, setting, trials, progress=progress)
+    counts: dict[str, int] = {}
+    outcomes = sweep_trials(lm, resolved, setting, trials, progress=progress, counts=counts)
     frame = pd.DataFrame(_rows(resolved, lm, setting, outcomes))
     frame["category"] = [
         categorize(r.output, lexicon, r.concept, r.target_concept, r.input_lang, r.output_lang)
         for r in frame.itertuples()
     ]
-    return conform(frame.sort_values(["layer", "trial"], kind="stable"))
+    out = conform(frame.sort_values(["layer", "trial"], kind="stable"))
+    if counts.get("query_merged"):
+        warnings.warn(
+            f"{counts['query_merged']} of {counts['prompts']} prompts of {lm.checkpoint.name}"
+            f" {setting}: the tokenizer merges the query word's last token with the closing"
+            " quote, so the query position is the token before it (see conceptpatch.prompts)",
+            QueryPositionWarning,
+            stacklevel=2,
+        )
+    out.attrs["query_merged"] = counts.get("query_merged", 0)  # stored in the unit's metadata
+    return out
 
 
 def _rows(
@@ -298,7 +327,8 @@ def _rows(
                 "source_pairs": ";".join(str(p.pair) for p in o.sources),
                 "input_lang": trial.pair.input, "output_lang": trial.pair.output,
                 "output_seen": trial.pair.output not in unseen, "concept": trial.concept,
-                "target_concept": trial.target_concept, "trial": trial.trial,
+                "target_concept": trial.target_concept,
+                "pos": resolved.lexicon.pos.get(trial.concept), "trial": trial.trial,
                 "output": o.text, "category": "", "p_concept": o.p_first, "seed": suite.seed,
                 "suite_hash": digest,
             }
@@ -352,7 +382,11 @@ def run_suite(
                         device_map=suite.model.get("device_map"),
                     )
                 frame = run_unit(lm, resolved, unit.setting, trials, bar.update)
-                meta = {"suite_hash": digest, "seed": suite.seed, "versions": versions()}
+                meta = {
+                    "suite_hash": digest, "seed": suite.seed, "versions": versions(),
+                    "query_merged": int(frame.attrs.get("query_merged", 0)),
+                    "lexicon_steps": list(resolved.lexicon.meta.get("steps", [])),
+                }  # fmt: skip
                 target.write(name, unit.setting, frame, meta)
         _release(lm)
     names = {u.checkpoint.name for u in plan_units(resolved, checkpoints)}
