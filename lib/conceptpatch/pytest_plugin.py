@@ -126,8 +126,11 @@ def _axes(config: pytest.Config) -> claims.Axes:
     if _AXES not in config.stash:
         suite = _suite(config)
         if not hasattr(suite, "checkpoints"):
+            from conceptpatch.pipeline import needs_training
             from conceptpatch.suite import resolve
 
+            if config.stash[_OPTIONS].new_checkpoint is None and needs_training(suite):
+                _results(config)  # trains the organism while computing its units (run_suite)
             suite = resolve(suite)
         upto = config.stash[_OPTIONS].new_checkpoint
         config.stash[_AXES] = claims.axes_from_suite(suite, upto=upto)

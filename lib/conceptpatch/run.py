@@ -347,14 +347,28 @@ def _release(lm: LoadedModel | None) -> None:
 
 
 def run_suite(
-    suite: Suite,
+    suite: Suite | Resolved,
     store: str | Path,
     checkpoints: Sequence[str] | None = None,
     progress: bool = True,
     shard: tuple[int, int] | None = None,
+    pipeline: bool = True,
 ) -> pd.DataFrame:
-    """Compute the suite's missing units into ``store`` and return the suite's results table."""
-    resolved = resolve(suite)
+    """Compute the suite's missing units into ``store`` and return the suite's results table.
+
+    ``suite`` may come resolved already. A whole suite (no ``checkpoints``, no ``shard``) whose
+    organism is not trained yet trains it in a second process while each checkpoint's units are
+    computed here as training writes it (`conceptpatch.pipeline`; the same store as training
+    first, then computing, which ``pipeline=False`` does).
+    """
+    if isinstance(suite, Resolved):
+        resolved, suite = suite, suite.suite
+    else:
+        if pipeline and checkpoints is None and shard is None:
+            from conceptpatch.pipeline import train_and_run
+
+            train_and_run(suite, store, progress)
+        resolved = resolve(suite)
     units = plan_units(resolved, checkpoints, shard)
     target = Store(Path(store)).open()
     digest = suite.settings_hash()

@@ -43,10 +43,14 @@ __all__ = [
     "missing_data",
     "parse_suite",
     "resolve",
+    "resolve_organism",
     "suite_checkpoints",
     "suite_lexicon",
 ]
 
+#: Version of the trial plan (conceptpatch.trials): 2 draws C without replacement per output
+#: language. Part of the settings hash, so stores of an older plan are never mixed in.
+TRIAL_PLAN = 2
 #: Source settings of the paper, plus the unpatched baseline.
 SETTINGS: tuple[str, ...] = ("seen", "target", "en_en", "self", "unpatched")
 SHOTS: tuple[str, ...] = ("per_trial", "per_pair")
@@ -194,6 +198,7 @@ class Suite:
         data = self.to_dict()
         for key in ("name", "description", "path", "claims", "expect"):
             data.pop(key)
+        data["trial_plan"] = TRIAL_PLAN
         for key in ("checkpoints", "glob", "phases", "device", "device_map", "batch_size"):
             data["model"].pop(key, None)
         lexicon = Path(data["lexicon"].get("path", ""))
@@ -641,11 +646,8 @@ def resolve(suite: Suite, build: bool = True, missing_ok: bool = False) -> Resol
                 f"organism {variant!r} (seed {seed}) is not trained yet: run"
                 f" `conceptpatch organism train --variant {variant} --seed {seed}`"
             )
-        root = ensure_organism(variant, seed) if build else where
-        checkpoints, lexicon, languages = _organism(root)
-        seen = seen or tuple(code for code, is_seen in languages if is_seen)
-        unseen = unseen or tuple(code for code, is_seen in languages if not is_seen)
-    elif "random" in model:
+        return resolve_organism(suite, ensure_organism(variant, seed) if build else where)
+    if "random" in model:
         lexicon = suite_lexicon(suite)
         checkpoints = (_random_checkpoint(suite, lexicon, cache_root(), build),)
     else:
@@ -655,11 +657,28 @@ def resolve(suite: Suite, build: bool = True, missing_ok: bool = False) -> Resol
     return Resolved(suite, checkpoints, restricted, seen, unseen)
 
 
-def _organism(root: Path) -> tuple[tuple[Checkpoint, ...], Lexicon, list[tuple[str, bool]]]:
+def resolve_organism(suite: Suite, root: Path, manifest: dict | None = None) -> Resolved:
+    """``suite`` resolved against the organism in directory ``root``.
+
+    ``manifest`` defaults to ``root/manifest.json``; an organism still in training passes the
+    manifest so far (`conceptpatch.organism.train.train`'s ``on_checkpoint``), so that the
+    checkpoints written up to now can be computed while training goes on.
+    """
+    checkpoints, lexicon, languages = _organism(Path(root), manifest)
+    seen = suite.seen or tuple(code for code, is_seen in languages if is_seen)
+    unseen = suite.unseen or tuple(code for code, is_seen in languages if not is_seen)
+    restricted = _restrict(lexicon, seen + unseen, suite.pos)
+    return Resolved(suite, checkpoints, restricted, seen, unseen)
+
+
+def _organism(
+    root: Path, manifest: dict | None = None
+) -> tuple[tuple[Checkpoint, ...], Lexicon, list[tuple[str, bool]]]:
     """Checkpoints, lexicon and (code, seen) languages from an organism's ``manifest.json``."""
     from conceptpatch.lexicon import load_long_csv
 
-    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    if manifest is None:
+        manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
     names = {lang["code"]: lang["name"] for lang in manifest["languages"]}
     checkpoints = tuple(
         Checkpoint(

@@ -4,7 +4,13 @@
 names the variants, `cli_train` backs ``conceptpatch organism train``.
 """
 
-from conceptpatch.organism.cache import cli_train, default_root, ensure_organism, organism_dir
+from conceptpatch.organism.cache import (
+    claim_training,
+    cli_train,
+    default_root,
+    ensure_organism,
+    organism_dir,
+)
 from conceptpatch.organism.recipes import RECIPES, Mix, Recipe, UnknownVariantError, get_recipe
 
 __all__ = [
@@ -12,6 +18,7 @@ __all__ = [
     "Mix",
     "Recipe",
     "UnknownVariantError",
+    "claim_training",
     "cli_train",
     "default_root",
     "ensure_organism",

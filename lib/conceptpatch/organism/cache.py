@@ -11,12 +11,14 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import tokenizers
 import torch
 import transformers
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from conceptpatch.files import shared_mkdtemp
 from conceptpatch.organism.recipes import Recipe, get_recipe
@@ -76,6 +78,43 @@ def build_into(target: Path, variant: str, seed: int, progress: bool = True) -> 
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+@contextmanager
+def claim_training(variant: str, seed: int = 0, root: Path | None = None) -> Iterator[Path | None]:
+    """Train organism `variant` elsewhere: yield a fresh temp directory to train into, or None.
+
+    None when the organism is in the cache already or another process holds its lock (it is
+    training it: `ensure_organism` waits for that). Otherwise the organism's lock is held until
+    the block ends; a temp directory holding ``manifest.json`` then is renamed into the cache,
+    and anything else (an error, an interrupt, a half-trained directory) is removed.
+    """
+    target = organism_dir(variant, seed, root)
+    if (target / "manifest.json").is_file():
+        yield None
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(target) + ".lock", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        yield None
+        return
+    tmp = None
+    try:
+        if (target / "manifest.json").is_file():
+            yield None
+            return
+        if target.exists():  # a leftover without manifest: never trust it
+            shutil.rmtree(target)
+        tmp = shared_mkdtemp(prefix=f".{target.name}-", dir=target.parent)  # 0777 & ~umask
+        yield tmp
+        if (tmp / "manifest.json").is_file():
+            os.replace(tmp, target)
+    finally:
+        if tmp is not None and tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+        lock.release()
 
 
 def cli_train(variant: str = "default", seed: int = 0, out: Path | None = None,

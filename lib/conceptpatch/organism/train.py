@@ -11,6 +11,7 @@ import itertools
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,9 +128,30 @@ def _save_checkpoint(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast
     (path / CONFIG_FILE).write_text(json.dumps(info, indent=2) + "\n")
 
 
+def _manifest(recipe: Recipe, seed: int, variant: str | None, curriculum: Curriculum,
+              model: LlamaForCausalLM, checkpoints: list[dict]) -> dict:
+    """The manifest of an organism whose checkpoints so far are ``checkpoints``."""
+    return {
+        "variant": variant,
+        "seed": seed,
+        "recipe": recipe.to_dict(),
+        "languages": [{"code": lang.code, "name": lang.name, "seen": lang.seen}
+                      for lang in curriculum.languages],
+        "heldout_concepts": sorted(curriculum.heldout),
+        "checkpoints": [dict(c) for c in checkpoints],
+        "n_parameters": sum(p.numel() for p in model.parameters()),
+    }
+
+
 def train(recipe: Recipe, seed: int, out: Path, progress: bool = True,
-          variant: str | None = None) -> Path:
-    """Train an organism into `out`: manifest.json, lexicon.csv, checkpoints/<name>/; return out."""
+          variant: str | None = None,
+          on_checkpoint: Callable[[dict], object] | None = None) -> Path:
+    """Train an organism into `out`: manifest.json, lexicon.csv, checkpoints/<name>/; return out.
+
+    ``on_checkpoint(manifest)``, when given, is called after each checkpoint is written with the
+    manifest so far (its checkpoints up to this one, no ``train_seconds``), so that a caller can
+    evaluate checkpoints while training goes on; it never touches the model.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -185,17 +207,10 @@ def train(recipe: Recipe, seed: int, out: Path, progress: bool = True,
                 model.train()
                 checkpoints.append({**info, "path": f"checkpoints/{name}",
                                     "loss": round(float(loss.item()), 4)})
-        manifest = {
-            "variant": variant,
-            "seed": seed,
-            "recipe": recipe.to_dict(),
-            "languages": [{"code": lang.code, "name": lang.name, "seen": lang.seen}
-                          for lang in curriculum.languages],
-            "heldout_concepts": sorted(curriculum.heldout),
-            "checkpoints": checkpoints,
-            "n_parameters": sum(p.numel() for p in model.parameters()),
-            "train_seconds": round(time.perf_counter() - start, 1),
-        }
+                if on_checkpoint is not None:
+                    on_checkpoint(_manifest(recipe, seed, variant, curriculum, model, checkpoints))
+        manifest = {**_manifest(recipe, seed, variant, curriculum, model, checkpoints),
+                    "train_seconds": round(time.perf_counter() - start, 1)}
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     finally:
         torch.set_num_threads(threads)

@@ -1,0 +1,85 @@
+"""The first run of an organism suite trains and computes at once, with a serial run's results.
+
+`conceptpatch.pipeline.train_and_run` trains the organism in a second process and computes each
+checkpoint's units as it is written, then the rest in two processes. Checked on the ``tiny``
+organism against training first and computing after (``pipeline=False``): the same store, byte
+for byte, and the same organism (every file but the manifest's training time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from conceptpatch import pipeline, run
+from conceptpatch.organism import claim_training, organism_dir
+from conceptpatch.paths import ENV_CACHE
+from conceptpatch.suite import parse_suite
+
+SUITE = {
+    "name": "tiny-organism", "seed": 0, "model": {"organism": "tiny", "device": "cpu"},
+    "prompt": {"k": 2}, "patch": {"settings": ["seen", "en_en", "unpatched"],
+                                  "max_new_tokens": 3},
+    "sample": {"trials": 3},
+}  # fmt: skip
+
+
+def _files(root: Path) -> dict[str, str]:
+    out = {}
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.suffix == ".lock":
+            continue
+        data = path.read_bytes()
+        if path.name == "manifest.json":
+            manifest = json.loads(data)
+            manifest.pop("train_seconds")
+            data = json.dumps(manifest, sort_keys=True).encode()
+        out[str(path.relative_to(root))] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+@pytest.mark.slow
+def test_pipelined_first_run_equals_a_serial_one(tmp_path: Path, monkeypatch) -> None:
+    suite = parse_suite(SUITE)
+    monkeypatch.setenv(ENV_CACHE, str(tmp_path / "serial-cache"))
+    assert pipeline.needs_training(suite)
+    serial = run.run_suite(suite, tmp_path / "serial", progress=False, pipeline=False)
+    monkeypatch.setenv(ENV_CACHE, str(tmp_path / "pipe-cache"))
+    assert pipeline.needs_training(suite)
+    assert not pipeline.train_and_run(suite, tmp_path / "pipe", progress=False)  # tiny: serial
+    assert pipeline.train_and_run(suite, tmp_path / "pipe", progress=False, min_tokens=0)
+    assert not pipeline.needs_training(suite)
+    units = _files(tmp_path / "serial")
+    assert len([u for u in units if u.endswith(".parquet")]) == 3 * len(serial["checkpoint"]
+                                                                         .unique())
+    assert _files(tmp_path / "pipe") == units
+    assert _files(tmp_path / "pipe-cache" / "organism") == \
+        _files(tmp_path / "serial-cache" / "organism")
+    again = run.run_suite(suite, tmp_path / "pipe", progress=False)  # everything cached
+    assert again.equals(serial)
+    leftovers = [p.name for p in (tmp_path / "pipe-cache" / "organism").iterdir()
+                 if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_claim_training_is_exclusive_and_cleans_up(tmp_path: Path) -> None:
+    with claim_training("tiny", 0, root=tmp_path) as first:
+        assert first is not None and first.is_dir()
+        with claim_training("tiny", 0, root=tmp_path) as second:
+            assert second is None  # another holder trains it
+    assert not first.exists()  # no manifest: never published
+    assert not organism_dir("tiny", 0, tmp_path).exists()
+
+
+def test_suites_without_an_organism_are_left_to_the_serial_path(tmp_path: Path) -> None:
+    random = parse_suite({"name": "r", "model": {"random": "llama"},
+                          "lexicon": {"builtin": "cldr"}, "languages": {"seen": ["en", "fr"]}})
+    assert not pipeline.needs_training(random)
+    assert not pipeline.train_and_run(random, tmp_path / "store", progress=False)
+
+
+def test_the_child_entry_point_names_its_usage() -> None:
+    with pytest.raises(SystemExit, match=r"usage: python -m conceptpatch\.pipeline train"):
+        pipeline.main(["bogus"])
