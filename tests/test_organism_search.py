@@ -128,5 +128,5 @@ def test_measure_organism_on_the_tiny_organism(tmp_path: Path) -> None:
     final, one = result["final"], result["phase_one"]
     assert result["variant"] == "tiny" and final["n_layers"] == 2
     assert len(final["exact_by_layer"]) == 2 and len(final["word_self_changed"]) == 2
-    assert final["read_depth"] == (final["read_layer"] + 1) / 2
+    assert final["read_depth"] == max(final["read_layer"], 0) / 2
     assert one["step"] < final["step"] and "read_depth" not in one

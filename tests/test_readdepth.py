@@ -48,7 +48,7 @@ def test_read_layer_is_the_highest_layer_that_changes_half_of_the_answers() -> N
     assert changed.to_dict() == {0: 1.0, 1: 0.75, 2: 0.5, 3: 0.25}
     assert read_layer(changed) == 2  # exactly half counts
     depth = read_depth_of(table)
-    assert (depth.layer, depth.depth, depth.n_layers) == (2, 0.75, 4)
+    assert (depth.layer, depth.depth, depth.n_layers) == (2, 0.5, 4)
     assert depth.exact == {0: 1.0, 1: 0.75, 2: 0.5, 3: 0.25}
     assert depth.trials == 4  # the unseen-language trial does not count
     assert depth.threshold == READ_THRESHOLD
@@ -67,7 +67,7 @@ def test_no_layer_that_changes_half_gives_depth_zero() -> None:
 
 def test_every_layer_changing_gives_full_depth() -> None:
     depth = read_depth_of(_table({j: [True, True] for j in range(6)}))
-    assert (depth.layer, depth.depth) == (5, 1.0)
+    assert (depth.layer, depth.depth) == (5, 5 / 6)
 
 
 def test_threshold_is_a_parameter() -> None:
@@ -113,11 +113,11 @@ def test_suite_read_depth_on_a_tiny_model_is_deterministic() -> None:
     assert first == again
     assert first.n_layers == 2 and set(first.changed) == {0, 1} == set(first.exact)
     assert all(0.0 <= v <= 1.0 for v in first.changed.values())
-    assert first.depth == (first.layer + 1) / 2
+    assert first.depth == max(first.layer, 0) / 2
     assert first.trials == 3 * len(suite.seen)
     assert first.to_dict()["layer"] == first.layer
     everything, = suite_read_depth(suite, trials=3, threshold=0.0)
-    assert everything.layer == 1 and everything.depth == 1.0
+    assert everything.layer == 1 and everything.depth == 0.5
     nothing, = suite_read_depth(suite, trials=3, threshold=1.01)
     assert nothing.layer == -1 and nothing.depth == 0.0
 
@@ -142,4 +142,4 @@ def test_cli_readdepth_prints_one_line_per_checkpoint(tmp_path, capsys) -> None:
     assert "random-llama: read depth" in capsys.readouterr().out
     assert main(["readdepth", str(suite), "--trials", "2", "--json", "--quiet"]) == 0
     data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert data["n_layers"] == 2 and data["depth"] == (data["layer"] + 1) / 2
+    assert data["n_layers"] == 2 and data["depth"] == max(data["layer"], 0) / 2

@@ -7,11 +7,11 @@ language's name, the answer's opening quote) read the word through attention; on
 read it, overwriting the word changes nothing. The **read layer** is the highest first layer j at
 which the patch still changes at least half of the answers (an answer changes when it differs
 from the same trial's unpatched answer; seen output languages only, since an unseen language has
-no answer to change). Patching from j leaves layers 0..j reading the original word, so the
-positions after it still read it in layer j + 1 or later: the **read depth** is
-``(j + 1) / n_layers``, 0 when no layer changes half of the answers, 1 when even the last layer
-does. Large models are reported to read concepts around the middle of the network; the default
-organism (6 layers) reads at 2/6.
+no answer to change). The **read depth** is ``j / n_layers``: the share of the network's depth
+after which the positions after the word still read it (0 also when no layer changes half of the
+answers: then ``layer`` is -1). Large models are reported to read concepts around the middle of
+the network; the default organism (6 layers) reads at 2/6 (layer 2 changes 0.6 of the answers,
+layer 3 0.1).
 
 Plain functions: `word_self_suite` (the measuring suite), `changed_by_layer` and `read_layer` on a
 results table (rows of settings ``self`` and ``unpatched`` in ``word`` mode, e.g. from a store),
@@ -55,7 +55,7 @@ class ReadDepth:
     checkpoint: str
     n_layers: int
     layer: int  # highest first layer j whose self word patch changes >= threshold; -1 if none
-    depth: float  # (layer + 1) / n_layers
+    depth: float  # layer / n_layers (0 when layer is -1)
     changed: dict[int, float]  # first layer j -> share of seen-language answers changed
     exact: dict[int, float]  # first layer j -> share of seen-language answers that say C
     trials: int  # trials per layer (seen output languages)
@@ -122,7 +122,7 @@ def read_depth_of(frame: pd.DataFrame, n_layers: int | None = None, setting: str
         checkpoint=str(checkpoints[0]),
         n_layers=n_layers,
         layer=layer,
-        depth=(layer + 1) / n_layers,
+        depth=max(layer, 0) / n_layers,
         changed={int(j): round(float(v), 4) for j, v in changed.items()},
         exact={int(j): round(float(v), 4) for j, v in exact.items()},
         trials=int(seen["trial"].nunique()),

@@ -132,6 +132,11 @@ SEARCH: dict[str, Recipe] = {
         DEFAULT, n_layers=12, hidden_size=80, intermediate_size=320, warmup_steps=90
     ),
 }
+#: Sentence-level translation only beside the prompt's lines (parallel sentences, bilingual
+#: passages, code-switching): the word must be found by its place in an aligned sentence.
+SEARCH["sentences"] = dataclasses.replace(
+    DEFAULT, formats=("line", "parallel", "bilingual", "switch")
+)
 SEARCH["formats7-homographs"] = dataclasses.replace(SEARCH["formats7"], homographs=30)
 SEARCH["formats7-deep12"] = dataclasses.replace(
     SEARCH["deep12"], formats=SEVEN_FORMATS
