@@ -121,13 +121,14 @@ def _say(progress: bool, message: str) -> None:
 
 
 def train_and_run(suite: Any, store: str | Path, progress: bool = True,
-                  processes: int = 2, min_tokens: int = MIN_TOKENS) -> bool:
+                  processes: int = 2, min_tokens: int | None = None) -> bool:
     """Train ``suite``'s missing organism while computing its units into ``store``.
 
     Returns False, having done nothing, when the suite names no organism, the organism is
-    trained already or trains on fewer than ``min_tokens`` tokens, or another process is
-    training it (the caller then goes the serial way, which waits for that training). Returns
-    True once the organism is in the cache and every unit of the suite is in the store.
+    trained already or trains on fewer than ``min_tokens`` (default `MIN_TOKENS`) tokens, or
+    another process is training it (the caller then goes the serial way, which waits for that
+    training). Returns True once the organism is in the cache and every unit of the suite is in
+    the store.
     """
     from conceptpatch.organism import claim_training, get_recipe
     from conceptpatch.run import run_suite
@@ -136,7 +137,7 @@ def train_and_run(suite: Any, store: str | Path, progress: bool = True,
     if not needs_training(suite):
         return False
     variant, seed = suite.model["organism"], int(suite.model.get("organism_seed", 0))
-    if get_recipe(variant).tokens < min_tokens:
+    if get_recipe(variant).tokens < (MIN_TOKENS if min_tokens is None else min_tokens):
         return False
     done: list[str] = []
     threads = torch.get_num_threads()
