@@ -83,3 +83,27 @@ def test_suites_without_an_organism_are_left_to_the_serial_path(tmp_path: Path) 
 def test_the_child_entry_point_names_its_usage() -> None:
     with pytest.raises(SystemExit, match=r"usage: python -m conceptpatch\.pipeline train"):
         pipeline.main(["bogus"])
+
+
+def test_a_failed_training_is_one_line_naming_the_fix(tmp_path: Path, monkeypatch) -> None:
+    import subprocess
+    import sys
+
+    def failing(*args: str, stdin: bytes | None = None) -> subprocess.Popen:
+        event = json.dumps(["error", "Traceback (most recent call last):\nValueError: boom\n"])
+        return subprocess.Popen([sys.executable, "-c", f"print({event!r})"],
+                                stdout=subprocess.PIPE, text=True)
+
+    monkeypatch.setenv(ENV_CACHE, str(tmp_path / "cache"))
+    monkeypatch.setattr(pipeline, "_child", failing)
+    suite = parse_suite(SUITE)
+    with pytest.raises(pipeline.OrganismTrainingError) as err:
+        pipeline.train_and_run(suite, tmp_path / "store", progress=False, min_tokens=0)
+    message = str(err.value)
+    assert "\n" not in message
+    assert "ValueError: boom" in message
+    assert "conceptpatch organism train --variant tiny --seed 0" in message
+    root = tmp_path / "cache" / "organism"
+    assert [p.name for p in root.iterdir() if not p.name.endswith(".lock")] == []
+    with claim_training("tiny", 0) as again:  # the lock was released
+        assert again is not None

@@ -162,9 +162,11 @@ def train_and_run(suite: Any, store: str | Path, progress: bool = True,
                     pass
                 for kind, payload in waiting:
                     if kind == "error":
+                        last = str(payload).strip().splitlines()[-1]
                         raise OrganismTrainingError(
-                            f"training organism {variant!r} failed:\n{payload}"
-                            "fix the cause above and run again"
+                            f"training organism {variant!r} failed ({last}): run `conceptpatch"
+                            f" organism train --variant {variant} --seed {seed}` for the whole"
+                            " traceback and fix its cause"
                         )
                     if kind == "checkpoint":
                         manifest = payload
