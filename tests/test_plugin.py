@@ -23,13 +23,17 @@ CKS = (("s0", 0, 1), ("s1", 100, 1), ("s2", 200, 1), ("s3", 300, 2))
 def rate(ci, setting, layer, lang):
     if lang == "cy" or ci == 0:
         return 0.02
-    return 0.03 if layer >= 4 else {"en": 0.8, "fr": 0.6, "de": 0.4}[lang]
+    return 0.02 if layer >= 4 else {"en": 0.8, "fr": 0.6, "de": 0.4}[lang]
+
+
+EXPECT = ()
 
 
 def pytest_conceptpatch_load_suite(config, path):
     ck = [SimpleNamespace(name=n, step=s, tokens=s, phase=p) for n, s, p in CKS]
     return SimpleNamespace(name="synthetic", checkpoints=ck, seen=("en", "fr", "de"),
-                           unseen=("cy",), settings=("seen", "en_en", "unpatched"))
+                           unseen=("cy",), settings=("seen", "en_en", "unpatched"),
+                           expect=EXPECT)
 
 
 def pytest_conceptpatch_results(config, suite, store, checkpoints):
@@ -80,18 +84,39 @@ def test_verdicts_drive_outcomes_and_report(claim_dir):
                                                   "unseen_language", "phase_two"}
     by_node = {r["nodeid"].split("::")[-1]: r["verdict"] for r in records}
     assert by_node["test_concept_induction[seen-fr]"] == "supported"
-    assert by_node["test_mid_layers_beat_last_layers[s0]"] == "inconclusive"
+    assert by_node["test_mid_layers_patch_and_late_layers_fail[seen]"] == "supported"
     assert "test_no_regression" not in " ".join(by_node)  # gate only with --new-checkpoint
-    result.stdout.fnmatch_lines(["*conceptpatch report: *index.html*"])
+    result.stdout.fnmatch_lines(["*conceptpatch verdicts*", "claim*case*verdict*BH q*",
+                                 "*supported*refuted*inconclusive of * cases (p: Holm*BH*",
+                                 "*conceptpatch report: *index.html*"])
+    assert all("bh_qvalue" in r for r in records)
     assert (claim_dir.path / "report" / "index.html").read_text().endswith("verdicts")
 
 
 def test_refuted_claim_fails_with_numbers(claim_dir):
-    claim_dir.makeconftest(CONFTEST.replace('{"en": 0.8, "fr": 0.6, "de": 0.4}[lang]', "0.02"))
+    claim_dir.makeconftest(CONFTEST.replace('{"en": 0.8, "fr": 0.6, "de": 0.4}[lang]', "0.0"))
     result, records = run(claim_dir, "-k", "concept_induction")
     result.assert_outcomes(failed=6)
-    result.stdout.fnmatch_lines(["*refuted: seen sources -> * exact rate * p=* n=80*power=*"])
+    result.stdout.fnmatch_lines(["*refuted: seen-* at s3, mid layers*effect*bounds*SESOI 0.05*"
+                                 "p=*n=80*absent*"])
     assert {r["verdict"] for r in records} == {"refuted"}
+
+
+EXPECTED = """EXPECT = ({"claim": "concept_induction", "verdict": "refuted",
+           "reason": "measured: nothing patches"},)"""
+
+
+def test_declared_expectations_are_xfail_and_strict(claim_dir):
+    zero = CONFTEST.replace('{"en": 0.8, "fr": 0.6, "de": 0.4}[lang]', "0.0")
+    claim_dir.makeconftest(zero.replace("EXPECT = ()", EXPECTED))
+    result, records = run(claim_dir, "-k", "concept_induction")
+    result.assert_outcomes(xfailed=6)
+    result.stdout.fnmatch_lines(["*expected refuted: measured: nothing patches*"])
+    assert {r["expected"] for r in records} == {"refuted"}
+    claim_dir.makeconftest(CONFTEST.replace("EXPECT = ()", EXPECTED))  # the claim now holds
+    result, _ = run(claim_dir, "-k", "concept_induction")
+    result.assert_outcomes(failed=6)
+    result.stdout.fnmatch_lines(["*expected refuted (measured: nothing patches), got supported*"])
 
 
 def test_xdist_gives_the_serial_verdicts(claim_dir):

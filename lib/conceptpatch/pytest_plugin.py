@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ class Options:
     report: Path | None
     alpha: float | None
     new_checkpoint: str | None
+    control_suite: Path | None = None
 
 
 _OPTIONS = pytest.StashKey[Options]()
@@ -41,6 +43,7 @@ _RESULTS = pytest.StashKey[Any]()
 _AXES = pytest.StashKey[claims.Axes]()
 _VERDICTS = pytest.StashKey[list[dict[str, Any]]]()
 _REPORT = pytest.StashKey[str]()
+_CONTROL = pytest.StashKey[Any]()
 
 
 def _alpha(text: str) -> float:
@@ -67,6 +70,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--new-checkpoint", default=None, metavar="NAME",
                     help="regression gate: test only whether checkpoint NAME is significantly "
                          "worse than the checkpoints before it")
+    group.addoption("--control-suite", default=None, metavar="PATH",
+                    help="a control run's suite (e.g. suites/organism-no-phase-two.toml): the "
+                         "phase-two claim contrasts each language's gain with the control's")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -81,7 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_OPTIONS] = Options(
         resolve(config.getoption("suite")), resolve(config.getoption("store")),
         resolve(config.getoption("report")), config.getoption("alpha"),
-        config.getoption("new_checkpoint"),
+        config.getoption("new_checkpoint"), resolve(config.getoption("control_suite")),
     )
     config.stash[_VERDICTS] = []
     config.pluginmanager.register(_VerdictCollector(config), "conceptpatch-verdicts")
@@ -181,14 +187,87 @@ def suite(request: pytest.FixtureRequest) -> Any:
     return _suite(request.config)
 
 
+def _claim_table(table: Any, suite: Any) -> Any:
+    """The rows claims are tested on: C's parts of speech (``[lexicon] claims_pos``, nouns by
+    default), with manual labels taking precedence."""
+    from conceptpatch.results import claim_rows
+
+    return _labelled(claim_rows(table, getattr(suite, "claims_pos", None)))
+
+
+def _labelled(table: Any) -> Any:
+    """Manual labels take precedence, mapped onto the six categories (never silently dropped)."""
+    if "label" not in table.columns:
+        return table
+    label = table["label"].where(table["label"].notna() & (table["label"] != ""),
+                                 table["category"])
+    return table.assign(category=claims.to_categories(label).to_numpy())
+
+
 @pytest.fixture(scope="session")
 def results(request: pytest.FixtureRequest) -> Any:
     """The suite's results table: missing units computed through the engine, the rest loaded.
 
-    Manual labels from annotation sheets take precedence: ``category`` is the ``label``.
+    Manual labels from annotation sheets take precedence, mapped onto the six categories.
     """
-    table = _results(request.config)
-    return table.assign(category=table["label"]) if "label" in table.columns else table
+    return _claim_table(_results(request.config), _suite(request.config))
+
+
+@pytest.fixture(scope="session")
+def design(request: pytest.FixtureRequest) -> claims.Design:
+    """What the suite pre-declares for its claims (``[claims]``: band, reference, ...)."""
+    return _axes(request.config).design
+
+
+@pytest.fixture(scope="session")
+def control_results(request: pytest.FixtureRequest) -> Any:
+    """The ``--control-suite`` run's results (computed like the suite's), or None."""
+    config = request.config
+    path = config.stash[_OPTIONS].control_suite
+    if path is None:
+        return None
+    if _CONTROL not in config.stash:
+        from conceptpatch.cli import default_store
+
+        control = config.hook.pytest_conceptpatch_load_suite(config=config, path=path)
+        store = default_store(control.name, control.settings_hash())
+        config.stash[_CONTROL] = _claim_table(config.hook.pytest_conceptpatch_results(
+            config=config, suite=control, store=store, checkpoints=None), control)
+    return config.stash[_CONTROL]
+
+
+def _expectation(suite: Any, claim_id: str, case: str) -> Mapping[str, str] | None:
+    """The suite's ``[[expect]]`` entry for a case (a case-specific one before a claim-wide one)."""
+    found = [e for e in getattr(suite, "expect", ()) if e["claim"] == claim_id
+             and e.get("case") in (None, case)]
+    found.sort(key=lambda e: e.get("case") is None)
+    return found[0] if found else None
+
+
+@pytest.fixture
+def check_verdict(request: pytest.FixtureRequest):
+    """Record a case's verdict and turn it into the test outcome.
+
+    A verdict the suite declares in ``[[expect]]`` (with its measured reason) is an xfail; any
+    other verdict where an expectation exists fails the test, like a strict xfail.
+    """
+
+    def check(found: Mapping[str, claims.Verdict], claim_id: str, case: str) -> None:
+        verdict = found.get(case) or claims.missing_verdict(claim_id, case, "no rows for it")
+        expected = _expectation(_suite(request.config), claim_id, case)
+        rec = {**verdict.to_record(), "nodeid": request.node.nodeid,
+               "expected": expected["verdict"] if expected else None,
+               "expected_reason": expected["reason"] if expected else None}
+        request.node.user_properties.append((VERDICT_PROPERTY, json.dumps(rec)))
+        if expected is None:
+            claims.assert_verdict(verdict)
+        elif verdict.verdict == expected["verdict"]:
+            pytest.xfail(f"expected {verdict.verdict}: {expected['reason']} ({verdict.message})")
+        else:
+            pytest.fail(f"expected {expected['verdict']} ({expected['reason']}), got "
+                        f"{verdict.verdict}: {verdict.message}", pytrace=False)
+
+    return check
 
 
 @pytest.fixture(scope="session")
@@ -201,17 +280,6 @@ def alpha(request: pytest.FixtureRequest) -> float | None:
 def new_checkpoint(request: pytest.FixtureRequest) -> str | None:
     """``--new-checkpoint``: the checkpoint under the regression gate, or None."""
     return request.config.stash[_OPTIONS].new_checkpoint
-
-
-@pytest.fixture
-def record_verdict(request: pytest.FixtureRequest):
-    """Attach a :class:`~conceptpatch.claims.Verdict` to this test's report (for the report)."""
-
-    def record(verdict: claims.Verdict) -> None:
-        rec = {**verdict.to_record(), "nodeid": request.node.nodeid}
-        request.node.user_properties.append((VERDICT_PROPERTY, json.dumps(rec)))
-
-    return record
 
 
 class _VerdictCollector:
@@ -240,6 +308,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     records = verdict_records(config)
     if not records:
         return
+    qvalues = claims.benjamini_hochberg([r.get("raw_pvalue") for r in records])
+    for rec, q in zip(records, qvalues, strict=True):
+        rec["bh_qvalue"] = q
+    config.stash[_VERDICTS] = records
     opts = config.stash[_OPTIONS]
     suite = _suite(config)
     out = opts.report or config.rootpath / "reports" / str(suite.name)
@@ -258,6 +330,35 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config.stash[_REPORT] = str(path)
 
 
+def _cell(value: Any, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}g}" if digits < 3 else f"{value:+.3f}"
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    records = [] if hasattr(config, "workerinput") else config.stash.get(_VERDICTS, [])
+    if records:
+        tr = terminalreporter
+        tr.write_sep("=", "conceptpatch verdicts")
+        tr.write_line(f"{'claim':<20} {'case':<16} {'verdict':<13} {'effect':>7} "
+                      f"{'bounds':>17} {'Holm p':>8} {'BH q':>8}  expected")
+        for r in records:
+            bounds = (f"[{_cell(r['ci_low'])}, {_cell(r['ci_high'])}]"
+                      if r.get("ci_low") is not None else "-")
+            tr.write_line(f"{r['claim_id']:<20} {r['case']:<16} {r['verdict']:<13} "
+                          f"{_cell(r.get('effect')):>7} {bounds:>17} "
+                          f"{_cell(r.get('pvalue'), 2):>8} {_cell(r.get('bh_qvalue'), 2):>8}  "
+                          f"{r.get('expected') or ''}")
+        counts = {v: sum(r["verdict"] == v for r in records)
+                  for v in ("supported", "refuted", "inconclusive")}
+        bh = sum(r.get("bh_qvalue") is not None and r["bh_qvalue"] <= 0.05
+                 and r["verdict"] == "supported" for r in records)
+        expected = [r for r in records if r.get("expected")]
+        tr.write_line(f"{counts['supported']} supported, {counts['refuted']} refuted, "
+                      f"{counts['inconclusive']} inconclusive of {len(records)} cases "
+                      f"(p: Holm within each claim; {bh} supported also at BH q <= 0.05 across "
+                      f"all cases); {len(expected)} with a declared expectation")
+        for r in expected:
+            tr.write_line(f"  expected {r['expected']}: {r['claim_id']}/{r['case']}: "
+                          f"{r['expected_reason']}")
     if _REPORT in config.stash:
         terminalreporter.write_sep("-", f"conceptpatch report: {config.stash[_REPORT]}")

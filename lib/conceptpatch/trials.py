@@ -80,9 +80,15 @@ def plan_trials(resolved: Resolved) -> tuple[Trial, ...]:
                 f"no seen input language for output {output!r}: list at least two seen languages"
             )
         rng = _rng(suite.seed, 0, o_index)
-        for _ in range(suite.trials):
+        # C without replacement within an output language (a fresh permutation each time the
+        # pool runs out), so trials are as many distinct concepts as the lexicon allows.
+        order = np.concatenate([rng.permutation(len(pool))
+                                for _ in range(-(-suite.trials // len(pool)))])
+        for t in range(suite.trials):
             pair = Pair(inputs[int(rng.integers(len(inputs)))], output)
-            c, d = (pool[i] for i in rng.choice(len(pool), size=2, replace=False))
+            c_index = int(order[t])
+            d_index = (c_index + 1 + int(rng.integers(len(pool) - 1))) % len(pool)
+            c, d = pool[c_index], pool[d_index]
             if several and tags.get(c) != tags.get(d):  # D of C's part of speech
                 same = [x for x in pool if x != c and tags.get(x) == tags.get(c)]
                 if same:

@@ -1,0 +1,97 @@
+"""Layer sensitivity: mid layers patch, the last layers fail (the paper's bands scaled by depth).
+
+Per source setting at the reference checkpoint (default: the last one), seen output languages
+pooled. Mid = layers at 0.25-0.6 of depth, late = 0.65 and deeper, early = below mid (reported on
+its own). Supported when all three hold: the mid band beats the unpatched rate (best layer,
+Bonferroni), every late layer stays under unpatched + SESOI (upper bounds), and the best mid
+layer beats the best late layer (Bonferroni for the mid pick). Refuted when the mid band is absent
+(every upper bound below the SESOI), the mid layers do not beat the late ones by the SESOI, or a
+late layer patches (its Bonferroni lower bound above the SESOI).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from conceptpatch.claims.common import (
+    PAPER,
+    Axes,
+    Claim,
+    Design,
+    Verdict,
+    axes_from_results,
+    band_layers,
+    band_test,
+    family,
+    make_verdict,
+    missing_verdict,
+    paired_rows,
+    rows,
+    sources,
+)
+
+CLAIM = Claim(
+    id="layer_sensitivity", paper=PAPER, version=2, alpha=0.05, sesoi=0.05, paper_effect=0.30,
+    statement="Patching from the mid layers induces the concept; patching only the last layers "
+              "does not.",
+)
+
+
+def cases(axes: Axes) -> list[str]:
+    """One case per source setting."""
+    return sources(axes)
+
+
+def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | None = None,
+             checkpoint: str | None = None, claim: Claim = CLAIM) -> list[Verdict]:
+    """One verdict per source setting."""
+    axes = axes_from_results(df, design)
+    if not axes.checkpoints:
+        return []
+    final = checkpoint or axes.checkpoints[-1]
+    at_ck = rows(df, checkpoint=final, output_lang=list(axes.seen))
+    mid_l, late_l, early_l = (band_layers(at_ck, b) for b in ("mid", "late", "early"))
+    items = []
+    for setting in cases(axes):
+        patched = rows(at_ck, setting=setting)
+        base = rows(at_ck, setting="unpatched")
+        mid = band_test(patched, base, mid_l, alpha)
+        late = band_test(patched, base, late_l, alpha)
+        if mid is None or late is None:
+            reason = (f"{setting} at {final} needs patched mid layers ({mid_l}) and late layers "
+                      f"({late_l}) and unpatched rows")
+            items.append((setting, float("nan"),
+                          lambda p, s=setting, r=reason: missing_verdict(claim.id, s, r)))
+            continue
+        early = band_test(patched, base, early_l, alpha)
+        j_late = max(late.layers, key=lambda k: (late.estimates[k].effect, -k))
+        m = len(mid.layers)
+        j_mid = mid.best
+        vs_late = paired_rows(rows(patched, layer=j_mid), rows(patched, layer=j_late), alpha / m)
+        p_vs_late = min(1.0, vs_late.pvalue * m)
+        late_opp = any(late.estimates[k].at(alpha / len(late.layers))[0] > claim.sesoi
+                       for k in late.layers)
+        p_case = max(mid.pvalue, p_vs_late)
+        late_ok = late.max_high < claim.sesoi
+
+        def build(p_adj: float, setting=setting, mid=mid, late=late, early=early, j_mid=j_mid,
+                  j_late=j_late, vs_late=vs_late, late_ok=late_ok, late_opp=late_opp,
+                  p_vs_late=p_vs_late) -> Verdict:
+            why = "a late layer patches (its lower bound clears the SESOI)"
+            # Supported needs the late bound shown: without it, at most inconclusive.
+            return make_verdict(
+                claim, setting, alpha, effect=vs_late.effect, low=vs_late.low,
+                high=min(vs_late.high, mid.max_high), p_raw=max(mid.pvalue, p_vs_late),
+                p_adj=p_adj if late_ok else float("nan"), n=vs_late.n, opposite=late_opp,
+                opposite_text=why,
+                what=(f"{setting} at {final}: mid layer {j_mid} vs late layer {j_late} "
+                      f"(mid vs unpatched {mid.estimates[j_mid].effect:+.3f}, Bonferroni "
+                      f"p={mid.pvalue:.2g}; late upper bound over unpatched "
+                      f"{late.max_high:+.3f} {'<' if late_ok else '>='} SESOI)"),
+                evidence={"checkpoint": final, "mid": mid.table(), "late": late.table(),
+                          "early": early.table() if early else {}, "mid_layer": j_mid,
+                          "late_layer": j_late, "late_bound_ok": late_ok,
+                          "p_mid_vs_unpatched": mid.pvalue, "p_mid_vs_late": p_vs_late})
+
+        items.append((setting, p_case, build))
+    return family(items)
