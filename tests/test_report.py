@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from conceptpatch import plots
-from conceptpatch.report import sample_trials, write_report
+from conceptpatch.claims import MODULES, Design, World, simulate
+from conceptpatch.report import claim_sentence, sample_trials, write_report
 from conceptpatch.results import conform
 
 CATEGORIES = ("exact", "synonym", "other_language", "copy", "target", "unrelated")
@@ -123,11 +124,15 @@ def test_report_escapes_model_output_and_messages(page):
     assert "=HYPERLINK(&#34;http://evil.example&#34;,&#34;x&#34;)" in page
 
 
-def test_report_shows_three_figures_as_png(page):
+def test_report_shows_each_claims_figure_and_two_more_as_png(page):
     pngs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(pngs) == 3
+    # induction, unseen language, phase two beside their claims; curves and categories below
+    assert len(pngs) == 5
     for png in pngs:
         assert base64.b64decode(png).startswith(b"\x89PNG\r\n\x1a\n")
+    for claim in ("concept_induction", "unseen_language", "phase_two"):
+        block = _block(page, claim)
+        assert "data:image/png;base64," in block and "Figure failed" not in block
 
 
 def test_report_shows_verdicts_suite_and_versions(page):
@@ -209,3 +214,122 @@ def test_verdict_objects_and_their_evidence_are_shown_escaped(tmp_path):
                         tmp_path).read_text(encoding="utf-8")
     assert '<tr class="refuted">' in page and "<summary>evidence</summary>" in page
     assert SCRIPT not in page and "&lt;script&gt;" in page
+
+
+# ---- the claim blocks lead the page ------------------------------------------------------------
+
+
+def _block(page: str, claim_id: str) -> str:
+    """The HTML of one claim block."""
+    start = page.index(f'id="claim-{claim_id}"')
+    return page[start:page.index("</section>", start)]
+
+
+def _rate(ci, setting, layer, lang):
+    """Mid layers patch, late ones barely; phase two lifts the non-English outputs."""
+    if lang == "cy":
+        return 0.03
+    rate = {0: 0.05, 1: 0.55, 2: 0.6, 3: 0.5, 4: 0.1, 5: 0.03}[layer] * (0.3 if ci == 0 else 1)
+    return min(0.95, rate + (0.15 if ci == 3 and lang != "en" else 0.0))
+
+
+REASON = "the organism's <unseen> language fails like the seen ones"
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    """A simulated run through every claim module, one case declared, and its report."""
+    df = simulate(World(rate=_rate, trials=60, concept_spread=0.2), seed=3)
+    records = []
+    for claim_id, module in MODULES.items():
+        found = (module.evaluate(df, "ck3") if claim_id == "regression"
+                 else module.evaluate(df))
+        records += [v.to_record() for v in found]
+    for r in records:
+        declared = r["claim_id"] == "unseen_language" and r["case"] == "mix-cy"
+        r.update(expected="refuted" if declared else None,
+                 expected_reason=REASON if declared else None)
+    out = tmp_path_factory.mktemp("simulated")
+    page = write_report(df, records, {"name": "simulated", "claims": {"band": "mid"}},
+                        out).read_text(encoding="utf-8")
+    return records, page
+
+
+def test_claim_blocks_lead_in_the_order_of_the_claim_modules(simulated):
+    records, page = simulated
+    blocks = re.findall(r'<section class="claim[^"]*" id="claim-(\w+)"', page)
+    assert blocks == list(MODULES)  # every claim has cases here, the gate included
+    assert page.index('id="claim-concept_induction"') < page.index('id="verdicts"')
+    for claim_id in MODULES:
+        mine = [r for r in records if r["claim_id"] == claim_id]
+        block = _block(page, claim_id)
+        assert MODULES[claim_id].CLAIM.statement.replace("'", "&#39;") in block
+        sentence = claim_sentence(mine).replace("'", "&#39;")
+        assert f"<strong>Across cases:</strong> {sentence}." in block
+        for r in mine:
+            if not r["expected"]:
+                assert f">{r['case']}</span>" in block  # a chip per case counted
+
+
+def test_cases_with_a_declared_expectation_are_listed_apart(simulated):
+    records, page = simulated
+    block = _block(page, "unseen_language")
+    listed = block[block.index('<ul class="expected">'):]
+    assert "<strong>mix-cy</strong>: expected refuted: " in listed
+    assert "the organism&#39;s &lt;unseen&gt; language fails like the seen ones" in listed
+    assert ">mix-cy</span>" not in block  # not among the counted cases
+    counted = [r for r in records if r["claim_id"] == "unseen_language" and not r["expected"]]
+    assert claim_sentence(counted) in block.replace("&#39;", "'")
+    assert '<ul class="expected">' not in _block(page, "concept_induction")
+
+
+def test_headline_and_case_table_state_the_adjustments(simulated):
+    records, page = simulated
+    n = len(records)
+    assert f"p: Holm within each claim; q: Benjamini-Hochberg across all {n} cases" in page
+    table = page[page.index('<table class="cases">'):]
+    head = re.findall(r"<th>([^<]+)</th>", table[:table.index("</thead>")])
+    assert head == ["claim", "case", "verdict", "reading", "effect", "bounds", "Holm p", "BH q",
+                    "expected", "message"]
+    assert table.count("<tr class=") == n
+
+
+def test_claim_sentence_names_refutations_and_counts_the_rest():
+    def rec(case, verdict, reading="consistent with the paper's effect", expected=None):
+        return {"case": case, "verdict": verdict, "reading": reading, "expected": expected}
+
+    rows = ([rec(f"c{i}", "supported") for i in range(7)]
+            + [rec("c7", "supported", "smaller than the paper's effect"),
+               rec("en_en-en", "refuted", "absent"),
+               rec("c9", "inconclusive", "not measurable"),
+               rec("x", "refuted", "absent", expected="refuted")])
+    assert claim_sentence(rows) == ("supported in 8 of 10 cases (1 smaller than the paper's "
+                                    "effect); refuted in en_en-en (absent); 1 inconclusive "
+                                    "(not measurable)")
+    assert claim_sentence([rec("a", "supported")]) == "supported in its one case"
+    many = [rec(f"r{i}", "refuted", "absent" if i < 4 else "contradicted") for i in range(6)]
+    assert claim_sentence(many) == ("supported in none of 6 cases; refuted in 6 cases "
+                                    "(absent: 4, contradicted: 2)")
+    assert claim_sentence([]).startswith("not tested in this run")
+
+
+def test_benjamini_hochberg_is_computed_when_the_records_lack_it(results, tmp_path):
+    raw = [dict(v, raw_pvalue=p) for v, p in zip(VERDICTS, (0.01, 0.04, None), strict=True)]
+    page = write_report(results.iloc[0:0], raw, {"name": "q"}, tmp_path).read_text("utf-8")
+    table = page[page.index('<table class="cases">'):page.index("</table>")]
+    rows = table.split("<tr class=")[1:]
+    qvalues = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[7] for row in rows]
+    # rows in claim-module order (induction, phase two, unseen): BH of (0.01, 0.04)
+    assert qvalues == ["0.02", "—", "0.04"]
+    assert "across all 3 cases" in page
+
+
+def test_figures_show_the_declared_band(results):
+    data = results.copy()
+    data.loc[(data["layer"] == 0) & (data["setting"] == "seen"), "category"] = "exact"
+    assert plots.best_layer(data) == 0  # an early layer is the best overall ...
+    assert plots.band_best_layer(data, Design(band="mid")) in (1, 2)  # ... not in the band
+    assert plots.band_best_layer(data, Design(band=(3,))) == 3
+    heat = plots.layer_heatmap(data, seen_outputs=True, design=Design())
+    assert heat.png and "bands scaled by the model" in heat.caption
+    assert plots.claim_curves(data, Design(early_fraction=0.5)).png

@@ -1,5 +1,9 @@
 """The HTML claim report: JSON-able records rendered by one autoescaped jinja2 template.
 
+The page leads with one block per paper claim (:func:`claim_blocks`: statement, the reading
+across cases in one sentence, the cases with a declared expectation apart, the figure that shows
+the claim), then the case table (Holm p within each claim, Benjamini-Hochberg q across the run).
+
 :func:`build_records` turns the results table, the claim verdicts and the suite into plain dicts
 (figures as base64 PNG from :mod:`conceptpatch.plots`); :func:`render` fills the packaged template;
 :func:`write_report` writes one self-contained ``index.html`` atomically. Python never builds HTML:
@@ -28,6 +32,8 @@ __all__ = [
     "PACKAGES",
     "VERDICTS",
     "build_records",
+    "claim_blocks",
+    "claim_sentence",
     "package_versions",
     "render",
     "sample_trials",
@@ -86,28 +92,212 @@ def _evidence(value: Any) -> str:
     return text if len(text) <= _EVIDENCE_CHARS else text[:_EVIDENCE_CHARS] + "\n…"
 
 
+def _record(item: Any) -> dict[str, Any]:
+    """A verdict record: a dict, or an object's ``to_record()``."""
+    return dict(item.to_record() if callable(getattr(item, "to_record", None)) else item)
+
+
+def _with_qvalues(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records with ``bh_qvalue``: as the pytest plugin set it, else computed here across all of
+    them (from each case's raw p-value) so the headline's adjustment is always the one shown."""
+    if not records or any("bh_qvalue" in r for r in records):
+        return records
+    from conceptpatch.claims import benjamini_hochberg
+
+    raw = [r.get("raw_pvalue", r.get("pvalue")) for r in records]
+    raw = [None if _number(p) == "—" else float(p) for p in raw]
+    return [dict(r, bh_qvalue=q) for r, q in zip(records, benjamini_hochberg(raw), strict=True)]
+
+
+def _bounds(v: Mapping[str, Any]) -> str:
+    low, high = _number(v.get("ci_low")), _number(v.get("ci_high"))
+    return f"[{low}, {high}]" if low != "—" or high != "—" else "—"
+
+
 def verdict_records(verdicts: Sequence[Any]) -> list[dict[str, str]]:
-    """Verdict rows formatted for display (dicts, or objects with ``to_record()``)."""
+    """Verdict rows formatted for display (dicts, or objects with ``to_record()``), in the order
+    given."""
     rows = []
     for item in verdicts:
-        v = item.to_record() if callable(getattr(item, "to_record", None)) else item
+        v = _record(item)
         verdict = str(v.get("verdict", "inconclusive"))
+        expected = v.get("expected")
         rows.append({
             "claim_id": str(v.get("claim_id", "")),
             "case": str(v.get("case", "")),
             "verdict": verdict,
             "css": verdict if verdict in VERDICTS else "unknown",
+            "reading": str(v.get("reading", "") or ""),
             "effect": _number(v.get("effect")),
-            "ci": (f"[{_number(v.get('ci_low'))}, {_number(v.get('ci_high'))}]"
-                   if _number(v.get("ci_low")) != "—" or _number(v.get("ci_high")) != "—"
-                   else "—"),
+            "ci": _bounds(v),
             "pvalue": _pvalue(v.get("pvalue")),
+            "raw_pvalue": _pvalue(v.get("raw_pvalue")),
+            "qvalue": _pvalue(v.get("bh_qvalue")),
             "n": _count(v.get("n")),
             "power": _number(v.get("power"), 2),
+            "sesoi": _number(v.get("sesoi"), 2),
+            "expected": str(expected) if expected else "",
+            "expected_reason": str(v.get("expected_reason", "") or ""),
+            "expected_met": bool(expected) and str(expected) == verdict,
             "message": str(v.get("message", "") or ""),
             "evidence": _evidence(v.get("evidence")),
         })
     return rows
+
+
+# ---- the claim blocks -------------------------------------------------------------------------
+
+#: Which figure shows each claim (the same figure may show two claims).
+CLAIM_FIGURES: dict[str, str] = {
+    "concept_induction": "induction",
+    "layer_sensitivity": "heatmap",
+    "early_emergence": "curves",
+    "stability": "curves",
+    "phase_two": "phase_two",
+    "unseen_language": "unseen",
+    "language_dependence": "language",
+    "regression": "curves",
+}
+_GATES = ("regression",)  # not a claim of the paper: shown only when the run has its cases
+_LIST_REFUTED = 4  # refuted cases named one by one up to this many, else counted by reading
+
+
+def _cases(n: int) -> str:
+    return f"{n} case" if n == 1 else f"{n} cases"
+
+
+def claim_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
+    """One claim's reading across its cases, in words, for the cases without a declared
+    expectation (those are listed apart), e.g. "supported in 8 of 10 cases; refuted in
+    en_en-en (absent); 1 inconclusive (not measurable)"."""
+    if not rows:
+        return "not tested in this run: the suite gives this claim no case"
+    plain = [r for r in rows if not r.get("expected")]
+    if not plain:
+        return f"every case ({len(rows)}) has a declared expectation, listed below"
+    n = len(plain)
+    by = {v: [r for r in plain if r["verdict"] == v] for v in VERDICTS}
+    supported = len(by["supported"])
+    if supported == n:
+        head = "supported in its one case" if n == 1 else f"supported in all {n} cases"
+    elif supported:
+        head = f"supported in {supported} of {n} cases"
+    else:
+        head = "supported in none of " + ("its one case" if n == 1 else f"{n} cases")
+    smaller = sum(r.get("reading") == "smaller than the paper's effect" for r in by["supported"])
+    if smaller:
+        head += f" ({smaller} smaller than the paper's effect)"
+    parts = [head]
+    refuted = by["refuted"]
+    if refuted and len(refuted) <= _LIST_REFUTED:
+        parts.append("refuted in " + ", ".join(
+            f"{r['case']} ({r['reading']})" if r.get("reading") else str(r["case"])
+            for r in refuted))
+    elif refuted:
+        readings: dict[str, int] = {}
+        for r in refuted:
+            readings[r.get("reading") or "no reading"] = readings.get(
+                r.get("reading") or "no reading", 0) + 1
+        parts.append(f"refuted in {len(refuted)} cases ("
+                     + ", ".join(f"{k}: {v}" for k, v in readings.items()) + ")")
+    inconclusive = by["inconclusive"]
+    if inconclusive:
+        unmeasured = sum(r.get("reading") == "not measurable" for r in inconclusive)
+        text = f"{len(inconclusive)} inconclusive"
+        if unmeasured:
+            text += (" (not measurable)" if unmeasured == len(inconclusive)
+                     else f" ({unmeasured} not measurable)")
+        parts.append(text)
+    other = [r for r in plain if r["verdict"] not in VERDICTS]
+    if other:
+        parts.append(f"{len(other)} with an unknown verdict")
+    return "; ".join(parts)
+
+
+def _design(suite: Any) -> Any:
+    """The suite's pre-declared claim design (``[claims]``), defaults where it has none."""
+    from types import SimpleNamespace
+
+    from conceptpatch.claims import Design
+
+    if isinstance(suite, Mapping):
+        suite = SimpleNamespace(claims=suite.get("claims"))
+    inner = getattr(suite, "suite", None)
+    try:
+        return Design.from_suite(inner if inner is not None else suite)
+    except Exception:  # a malformed design is the suite check's to report, not the report's
+        return Design()
+
+
+def _claim_table(results: pd.DataFrame, suite: Any) -> pd.DataFrame:
+    """The rows the claims are tested on (the suite's ``claims_pos``; every row without one)."""
+    from conceptpatch.results import claim_rows
+
+    pos = suite.get("claims_pos") if isinstance(suite, Mapping) else getattr(
+        suite, "claims_pos", None)
+    if isinstance(pos, str):
+        pos = (pos,)
+    return claim_rows(results, tuple(pos) if pos else None) if not results.empty else results
+
+
+def _claim_figure(kind: str, results: pd.DataFrame, design: Any) -> dict[str, Any]:
+    """One claim figure as a dict; a figure that fails to draw becomes a note."""
+    draw = {
+        "induction": lambda: plots.induction_layers(results, design),
+        "heatmap": lambda: plots.layer_heatmap(results, seen_outputs=True, design=design),
+        "curves": lambda: plots.claim_curves(results, design),
+        "phase_two": lambda: plots.phase_two_bars(results, design),
+        "unseen": lambda: plots.unseen_bars(results, design),
+        "language": lambda: plots.language_rates(results, design),
+    }[kind]
+    if results.empty:
+        return dataclasses.asdict(plots.Plot(kind, "", note="The results table is empty: no "
+                                             "figure."))
+    try:
+        return dataclasses.asdict(draw())
+    except Exception as exc:  # a broken figure must not cost the verdicts their report
+        return dataclasses.asdict(plots.Plot(kind, "", note=f"Figure failed: "
+                                             f"{type(exc).__name__}: {exc}"))
+
+
+def claim_blocks(rows: Sequence[Mapping[str, Any]], results: pd.DataFrame,
+                 suite: Any = None) -> list[dict[str, Any]]:
+    """One block per claim in :data:`conceptpatch.claims.MODULES` order (then any other claim
+    id the verdicts name): statement, the reading sentence, the cases with a declared
+    expectation, and the claim's figure. ``rows`` are :func:`verdict_records`' display rows."""
+    from conceptpatch.claims import MODULES
+
+    design = _design(suite)
+    data = _claim_table(results, suite)
+    drawn: dict[str, dict[str, Any]] = {}
+    ids = list(MODULES) + sorted({r["claim_id"] for r in rows} - set(MODULES))
+    blocks = []
+    for claim_id in ids:
+        mine = [r for r in rows if r["claim_id"] == claim_id]
+        if claim_id in _GATES and not mine:
+            continue
+        claim = getattr(MODULES.get(claim_id), "CLAIM", None)
+        kind = CLAIM_FIGURES.get(claim_id)
+        figure = None
+        if kind is not None and mine:
+            if kind not in drawn:
+                drawn[kind] = _claim_figure(kind, data, design)
+            figure = drawn[kind]
+        counts = {v: sum(r["verdict"] == v for r in mine) for v in VERDICTS}
+        blocks.append({
+            "id": claim_id,
+            "anchor": "claim-" + claim_id,
+            "statement": claim.statement if claim is not None else "",
+            "alpha": _number(claim.alpha, 2) if claim is not None else "—",
+            "sesoi": _number(claim.sesoi, 2) if claim is not None else "—",
+            "paper_effect": _number(claim.paper_effect, 2) if claim is not None else "—",
+            "sentence": claim_sentence(mine),
+            "counts": counts,
+            "cases": [r for r in mine if not r["expected"]],
+            "expected": [r for r in mine if r["expected"]],
+            "figure": figure,
+        })
+    return blocks
 
 
 def _suite_dict(suite: Any) -> dict[str, Any]:
@@ -209,7 +399,7 @@ def _figures(results: pd.DataFrame) -> list[dict[str, Any]]:
         return [dataclasses.asdict(plots.Plot("Figures", "", note="The results table is empty: "
                                               "run the suite first; no figures drawn."))]
     figures = []
-    for fn in (plots.layer_heatmap, plots.success_over_training, plots.category_bars):
+    for fn in (plots.success_over_training, plots.category_bars):
         try:
             figures.append(dataclasses.asdict(fn(results)))
         except Exception as exc:  # a broken figure must not cost the verdicts their report
@@ -235,8 +425,16 @@ def pos_rate_records(results: pd.DataFrame) -> list[dict[str, str]]:
 def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
                   suite: Any) -> dict[str, Any]:
     """Everything the template shows, as JSON-able dicts and strings."""
-    rows = verdict_records(verdicts)
+    from conceptpatch.claims import MODULES
+
+    records = _with_qvalues([_record(v) for v in verdicts])
+    rank = {claim_id: i for i, claim_id in enumerate(MODULES)}
+    records.sort(key=lambda r: rank.get(str(r.get("claim_id", "")), len(rank)))  # stable
+    rows = verdict_records(records)
     counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
+    significant_bh = sum(
+        r["verdict"] == "supported" and r.get("bh_qvalue") is not None
+        and _number(r["bh_qvalue"]) != "—" and float(r["bh_qvalue"]) <= 0.05 for r in records)
     hashes = sorted(results["suite_hash"].astype(str).unique()) if "suite_hash" in results else []
     seeds = sorted(int(s) for s in results["seed"].unique()) if "seed" in results else []
     return {
@@ -248,7 +446,11 @@ def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
         "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "paper": "When Meanings Meet (arXiv 2601.22851)",
         "counts": counts,
+        "n_cases": len(rows),
+        "n_expected": sum(bool(r["expected"]) for r in rows),
+        "supported_bh": significant_bh,
         "verdicts": rows,
+        "claims": claim_blocks(rows, results, suite),
         "overview": _overview(results),
         "figures": _figures(results),
         "samples": sample_trials(results),
@@ -268,7 +470,8 @@ def write_report(results: pd.DataFrame, verdicts: Sequence[Any], suite: Any,
     """Write ``out_dir/index.html`` (atomically: temp file, then rename) and return its path.
 
     ``verdicts`` are records (dicts with claim_id, case, verdict, effect, ci_low, ci_high, pvalue,
-    n, power, message and optional evidence) or objects with ``to_record()``; ``suite`` is a Suite,
+    n, power, message and optional reading, raw_pvalue, bh_qvalue, sesoi, paper_effect,
+    expected, expected_reason and evidence) or objects with ``to_record()``; ``suite`` is a Suite,
     a dict or None. Pass results through :func:`conceptpatch.annotate.apply_annotations` first so
     that manual labels take precedence.
     """
