@@ -131,14 +131,17 @@ def train_and_run(suite: Any, store: str | Path, progress: bool = True,
     the store.
     """
     from conceptpatch.organism import claim_training, get_recipe
+    from conceptpatch.organism.train import checkpoint_steps
     from conceptpatch.run import run_suite
     from conceptpatch.suite import resolve_organism
 
     if not needs_training(suite):
         return False
     variant, seed = suite.model["organism"], int(suite.model.get("organism_seed", 0))
-    if get_recipe(variant).tokens < (MIN_TOKENS if min_tokens is None else min_tokens):
+    recipe = get_recipe(variant)
+    if recipe.tokens < (MIN_TOKENS if min_tokens is None else min_tokens):
         return False
+    planned = len(checkpoint_steps(recipe))
     done: list[str] = []
     threads = torch.get_num_threads()
     with claim_training(variant, seed) as tmp:
@@ -182,6 +185,8 @@ def train_and_run(suite: Any, store: str | Path, progress: bool = True,
                     continue
                 resolved = resolve_organism(suite, tmp, manifest)
                 todo = [c.name for c in resolved.checkpoints if c.name not in done]
+                if len(manifest["checkpoints"]) == planned and len(todo) <= 1:
+                    todo = []  # the last one: training ends now, then both cores compute it
                 if todo:  # one checkpoint, then look for news from training again
                     run_suite(resolved, store, todo[:1], progress=progress, pipeline=False)
                     done.append(todo[0])
