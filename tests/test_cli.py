@@ -36,3 +36,15 @@ def test_console_script_bad_suite_has_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert "not valid TOML" in proc.stderr
+
+
+def test_check_prints_the_power_the_trial_count_gives(tmp_path, capsys, monkeypatch):
+    from conceptpatch.claims.calibration import planned_power
+
+    monkeypatch.setenv("CONCEPTPATCH_CACHE", str(tmp_path / "cache"))
+    assert main(["check", str(write_suite(tmp_path))]) == 0
+    out = capsys.readouterr().out
+    assert "trials per output language (the paper" in out and "not simulated" in out
+    at_100, at_60 = planned_power(100), planned_power(60)
+    assert set(at_100) >= {"concept_induction", "layer_sensitivity", "early_emergence"}
+    assert at_100["concept_induction"] >= 0.8 and at_60["phase_two"] <= at_100["phase_two"]

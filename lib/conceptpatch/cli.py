@@ -254,6 +254,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
     print(f"  settings: {', '.join(suite.settings)}; layers: {layers}; position: {suite.position}")
     if trials is not None:
         print(f"  trials per unit: {trials} (k={suite.k}, shots {suite.shots})")
+    from conceptpatch.claims.calibration import planned_power
+
+    power = ", ".join(f"{c} {'not simulated' if p is None else f'{p:.2f}'}"
+                      for c, p in planned_power(suite.trials).items())
+    print(f"  power at {suite.trials} trials per output language (the paper's effects, "
+          f"simulated; README: Statistics): {power}")
     model = suite.model
     print(
         f"  model: dtype {suite.dtype}, device {suite.device}, device_map"

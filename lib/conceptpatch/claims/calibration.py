@@ -14,7 +14,9 @@ import argparse
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from conceptpatch.claims import (
@@ -29,7 +31,12 @@ from conceptpatch.claims import (
 )
 from conceptpatch.claims.simulate import World, simulate
 
-__all__ = ["CHECKS", "Check", "hit_rate", "paper_world", "power_at"]
+__all__ = ["CHECKS", "POWER_TABLE", "Check", "hit_rate", "paper_world", "planned_power",
+           "power_at"]
+
+#: Power by trials per output language in the paper's world, written by
+#: ``python -m conceptpatch.claims.calibration --write-power`` (claim, trials, power, tables).
+POWER_TABLE = Path(__file__).with_name("power.csv")
 
 BASE = 0.01
 SEEN = ("en", "fr", "de", "et")
@@ -174,12 +181,27 @@ def bound(alpha: float, tables: int, z: float = 2.326) -> float:
     return alpha + z * math.sqrt(alpha * (1 - alpha) / tables)
 
 
+def planned_power(trials: int) -> dict[str, float | None]:
+    """Each claim's simulated power at ``trials`` per output language, interpolated in the
+    measured table (None below its smallest trial count; its last value above the largest)."""
+    table = pd.read_csv(POWER_TABLE)
+    out: dict[str, float | None] = {}
+    for claim, sub in table.groupby("claim", sort=False):
+        sub = sub.sort_values("trials")
+        inside = trials >= sub["trials"].iloc[0]
+        out[str(claim)] = (float(np.interp(trials, sub["trials"], sub["power"])) if inside
+                           else None)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Print the calibration table (world x claim) and the power by trials per language."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", type=int, default=400)
     parser.add_argument("--power-tables", type=int, default=100)
     parser.add_argument("--trials", type=int, nargs="*", default=[25, 50, 100, 200])
+    parser.add_argument("--write-power", action="store_true",
+                        help=f"also write the power table to {POWER_TABLE.name}")
     args = parser.parse_args(argv)
     print("| claim | world | kind | rate | tables |\n|---|---|---|--:|--:|")
     for check in CHECKS:
@@ -189,9 +211,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     claims = sorted({c.claim for c in CHECKS if c.kind == "power"})
     print("\n| claim | " + " | ".join(f"{t} trials" for t in args.trials) + " |")
     print("|---|" + "--:|" * len(args.trials))
+    found = []
     for claim in claims:
-        cells = [f"{power_at(claim, t, args.power_tables):.2f}" for t in args.trials]
-        print(f"| {claim} | " + " | ".join(cells) + " |", flush=True)
+        cells = [power_at(claim, t, args.power_tables) for t in args.trials]
+        found += [(claim, t, p, args.power_tables) for t, p in zip(args.trials, cells, strict=True)]
+        print(f"| {claim} | " + " | ".join(f"{p:.2f}" for p in cells) + " |", flush=True)
+    if args.write_power:
+        pd.DataFrame(found, columns=["claim", "trials", "power", "tables"]).to_csv(
+            POWER_TABLE, index=False)
 
 
 if __name__ == "__main__":
