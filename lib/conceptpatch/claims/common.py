@@ -416,6 +416,10 @@ class BandResult:
         """The largest upper bound: below a margin at every layer (intersection-union test)."""
         return max(self.estimates[j].high for j in self.layers)
 
+    def clear(self, alpha: float, margin: float) -> bool:
+        """Some layer's Bonferroni lower bound clears ``margin``: a success worth comparing."""
+        return self.simultaneous_low(alpha)[1] > margin
+
     def simultaneous_low(self, alpha: float) -> tuple[int, float]:
         """The layer whose Bonferroni lower bound is highest, and that bound."""
         m = len(self.layers)

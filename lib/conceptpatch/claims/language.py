@@ -4,8 +4,9 @@ Per source setting at the final checkpoint, seen output languages, each layer of
 band (Bonferroni): exact rate by output language, concept-clustered. Directed when the suite
 declares resource levels (high-resource above low-resource, one-sided), otherwise the omnibus
 Wald test that all languages share one rate. Refuted when at every band layer every language's
-deviation from the languages' mean rate is bounded within +/- SESOI. Needs induction at the band:
-nothing depends on the language where nothing patches. The evidence repeats the omnibus test
+deviation from the languages' mean rate is bounded within +/- SESOI. Needs clear induction at the
+band (a Bonferroni lower bound above the SESOI): nothing depends on the language where nothing
+patches. The evidence repeats the omnibus test
 adjusted for each trial's unpatched translation ability.
 """
 
@@ -88,9 +89,10 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
     for setting in cases(axes):
         patched = rows(at_ck, setting=setting)
         induced = band_test(patched, base, layers, alpha)
-        if induced is None or induced.pvalue > alpha:
-            reason = (f"{setting} sources do not patch at {final} ({band_name(axes.design.band)}"
-                      f" layers {layers}): no success whose language dependence to test")
+        if induced is None or not induced.clear(alpha, claim.sesoi):
+            reason = (f"{setting} sources do not clearly patch at {final} "
+                      f"({band_name(axes.design.band)} layers {layers}): no success whose "
+                      "language dependence to test")
             items.append((setting, float("nan"),
                           lambda p, s=setting, r=reason: missing_verdict(claim.id, s, r)))
             continue

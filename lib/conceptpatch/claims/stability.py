@@ -5,7 +5,8 @@ checkpoints are the phase-two claim's), each layer of the declared band against 
 the reference (declared in the suite, default: the last checkpoint of the first phase), same
 trials: paired TOST within +/- MARGIN at every band layer (intersection-union), Holm across
 checkpoints. Refuted when a layer's difference clears the margin (Bonferroni over the band).
-Needs induction at the reference: there is nothing to keep stable otherwise.
+Needs clear induction at the reference (a Bonferroni lower bound above the margin): there
+is nothing to keep stable otherwise.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
     items = []
     for case in cases(axes):
         ck = case.removeprefix("stable-")
-        if induced is None or induced.pvalue > alpha:
+        if induced is None or not induced.clear(alpha, claim.sesoi):
             reason = (f"no induction at the reference {ref} ({band_name(axes.design.band)} layers"
                       f" {layers}): nothing to stay stable")
             items.append((case, float("nan"),

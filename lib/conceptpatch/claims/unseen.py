@@ -66,8 +66,8 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
     seen_rows = rows(at, output_lang=list(axes.seen))
     band = band_test(rows(seen_rows, setting=SETTING), rows(seen_rows, setting="unpatched"),
                      layers, alpha)
-    if band is None or band.pvalue > alpha:
-        reason = (f"the seen output languages do not patch at {final} "
+    if band is None or not band.clear(alpha, claim.sesoi):
+        reason = (f"the seen output languages do not clearly patch (by the SESOI) at {final} "
                   f"({band_name(axes.design.band)} layers {layers}): no success to fail "
                   "relative to")
         return [missing_verdict(claim.id, c, reason) for c in cases(axes)]
