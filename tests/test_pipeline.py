@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from conceptpatch import pipeline, run
 from conceptpatch.organism import claim_training, organism_dir
 from conceptpatch.paths import ENV_CACHE
@@ -45,6 +46,7 @@ def test_pipelined_first_run_equals_a_serial_one(tmp_path: Path, monkeypatch) ->
     suite = parse_suite(SUITE)
     monkeypatch.setenv(ENV_CACHE, str(tmp_path / "serial-cache"))
     assert pipeline.needs_training(suite)
+    torch.set_num_threads(2)  # a serial run on a 2-core machine: the organism still gets one
     serial = run.run_suite(suite, tmp_path / "serial", progress=False, pipeline=False)
     monkeypatch.setenv(ENV_CACHE, str(tmp_path / "pipe-cache"))
     assert pipeline.needs_training(suite)
@@ -107,3 +109,20 @@ def test_a_failed_training_is_one_line_naming_the_fix(tmp_path: Path, monkeypatc
     assert [p.name for p in root.iterdir() if not p.name.endswith(".lock")] == []
     with claim_training("tiny", 0) as again:  # the lock was released
         assert again is not None
+
+
+def test_organism_suites_compute_with_one_thread_on_any_machine() -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with run.organism_threads(parse_suite(SUITE)):
+            assert torch.get_num_threads() == run.ORGANISM_THREADS == 1
+        assert torch.get_num_threads() == 2
+        random = parse_suite({"name": "r", "model": {"random": "llama"},
+                              "lexicon": {"builtin": "cldr"}, "languages": {"seen": ["en"]}})
+        with run.organism_threads(random):
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

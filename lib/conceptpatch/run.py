@@ -12,7 +12,8 @@ from __future__ import annotations
 import gc
 import importlib.metadata
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +33,13 @@ from conceptpatch.trials import Trial, plan_trials, source_prompts, target_promp
 
 __all__ = [
     "CPU_BATCH_SIZE",
+    "ORGANISM_THREADS",
     "Outcome",
     "QueryPositionWarning",
     "Unit",
     "batch_size",
     "forward_rows",
+    "organism_threads",
     "plan_units",
     "run_suite",
     "run_unit",
@@ -51,6 +54,8 @@ CPU_BATCH_SIZE = 64
 GPU_MEMORY_SHARE = 0.4
 #: KV-cache bytes one CPU forward may hold when several first layers share it ("auto").
 CPU_FUSED_BYTES = 256 * 2**20
+#: Torch threads an organism suite computes with on CPU (see `organism_threads`).
+ORGANISM_THREADS = 1
 
 
 class QueryPositionWarning(UserWarning):
@@ -346,6 +351,26 @@ def _release(lm: LoadedModel | None) -> None:
         torch.cuda.empty_cache()
 
 
+@contextmanager
+def organism_threads(suite: Suite) -> Iterator[None]:
+    """Torch threads pinned to `ORGANISM_THREADS` while an organism suite computes on CPU.
+
+    CPU float reductions depend on the thread count (p_concept moves in its last bits), so a
+    fixed count gives the same store on any machine and in any process layout (serial, or
+    `conceptpatch.pipeline`'s evaluation beside training); one thread is also the fastest per
+    core for a model this small.
+    """
+    if "organism" not in suite.model or not str(suite.device).startswith("cpu"):
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(ORGANISM_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def run_suite(
     suite: Suite | Resolved,
     store: str | Path,
@@ -395,7 +420,8 @@ def run_suite(
                         trust_remote_code=bool(suite.model.get("trust_remote_code", False)),
                         device_map=suite.model.get("device_map"),
                     )
-                frame = run_unit(lm, resolved, unit.setting, trials, bar.update)
+                with organism_threads(suite):
+                    frame = run_unit(lm, resolved, unit.setting, trials, bar.update)
                 meta = {
                     "suite_hash": digest, "seed": suite.seed, "versions": versions(),
                     "query_merged": int(frame.attrs.get("query_merged", 0)),
