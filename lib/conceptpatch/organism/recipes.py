@@ -23,6 +23,17 @@ per output language, exact at the best layer of step 900, the paper's ``last`` p
 - the same with 3-syllable words from 8 syllables: 0.08; with 8 layers x 112: 0.20, falling
   to 0.04 at layer 3, and 20 minutes of training.
 
+Issue 14's recipe search (the variants in `SEARCH`, each with its two controls; seed 0, step 900,
+the paper's ``last`` position, setting ``seen``, 100 trials per seen output language; read depth
+from the ``word``/``self`` patch, `conceptpatch.readdepth`; measured with
+`conceptpatch.organism.search`; the README has the table; the default: 0.30 / 0.17 / 0.02 / 0
+from layers 0-3, reads at 2/6): the seven-format mix alone keeps the band at layers 0-1
+(0.32 / 0.31 / 0.06); 30 cross-language homographs per language raise layers 2-3 to 0.14 / 0.06
+and read at 3/6 with translation intact, and with the seven formats patch at 0.27 from layers 0,
+1 and 2 and read at 4/6 -- but on seed 1 neither gain holds (layers 2-3: 0.04 / 0.02 and
+0.04 / 0.02), so neither became the default; 12 layers x 80 (with the seven formats) is
+undertrained in this budget (0.11 at layer 0, 0.05 at layer 3 of 12).
+
 The issue's prototype found 12 layers undertrained in this budget. ``threads = 1``: CPU float
 reductions depend on the thread count, so it is fixed for determinism, and one thread is
 several times faster than two on a machine whose cores are shared.
