@@ -130,3 +130,11 @@ def test_measure_organism_on_the_tiny_organism(tmp_path: Path) -> None:
     assert len(final["exact_by_layer"]) == 2 and len(final["word_self_changed"]) == 2
     assert final["read_depth"] == max(final["read_layer"], 0) / 2
     assert one["step"] < final["step"] and "read_depth" not in one
+
+
+def test_a_format_change_leaves_the_no_parallel_control_as_it_was() -> None:
+    plain, formatted = RECIPES["no-parallel"], RECIPES["formats7-no-parallel"]
+    for phase in (1, 2):
+        a = phase_documents(build_curriculum(plain, 0), plain, 0, phase)
+        b = phase_documents(build_curriculum(formatted, 0), formatted, 0, phase)
+        assert list(itertools.islice(a, 500)) == list(itertools.islice(b, 500))
