@@ -31,8 +31,9 @@ from layers 0-3, reads at 2/6): the seven-format mix alone keeps the band at lay
 (0.32 / 0.31 / 0.06); 30 cross-language homographs per language raise layers 2-3 to 0.14 / 0.06
 and read at 3/6 with translation intact, and with the seven formats patch at 0.27 from layers 0,
 1 and 2 and read at 4/6 -- but on seed 1 neither gain holds (layers 2-3: 0.04 / 0.02 and
-0.04 / 0.02), so neither became the default; 12 layers x 80 (with the seven formats) is
-undertrained in this budget (0.11 at layer 0, 0.05 at layer 3 of 12).
+0.04 / 0.02; homographs seed 2: 0.05 / 0.01, reads at 2/6), so neither became the default;
+12 layers x 80 (with the seven formats) is undertrained in this budget (0.11 at layer 0, 0.05 at
+layer 3 of 12).
 
 The issue's prototype found 12 layers undertrained in this budget. ``threads = 1``: CPU float
 reductions depend on the thread count, so it is fixed for determinism, and one thread is
