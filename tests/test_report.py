@@ -333,3 +333,16 @@ def test_figures_show_the_declared_band(results):
     heat = plots.layer_heatmap(data, seen_outputs=True, design=Design())
     assert heat.png and "bands scaled by the model" in heat.caption
     assert plots.claim_curves(data, Design(early_fraction=0.5)).png
+
+
+def test_read_depth_from_word_self_rows():
+    from conceptpatch.claims import World, simulate
+    from conceptpatch.report import read_depth_records
+
+    df = simulate(World(checkpoints=(("final", 100, 1),), settings=("seen",), unseen=(),
+                        rate=lambda c, s, j, g: 0.9 if j <= 2 else 0.0, baseline=0.0,
+                        translation=1.0, seen_failures={"target": 1.0}), seed=0)
+    assert read_depth_records(df) == []  # the paper's `last` rows: no read depth
+    word = df.assign(position="word", setting=df["setting"].replace({"seen": "self"}))
+    (row,) = read_depth_records(word)
+    assert row["depth"] == "2/6" and row["layer"] == "2"

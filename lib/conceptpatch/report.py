@@ -455,9 +455,34 @@ def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
         "figures": _figures(results),
         "samples": sample_trials(results),
         "pos_rates": pos_rate_records(results),
+        "read_depth": read_depth_records(results),
         "suite": json.dumps(_suite_dict(suite), indent=2, sort_keys=True, ensure_ascii=False),
         "versions": package_versions(),
     }
+
+
+def read_depth_records(results: pd.DataFrame) -> list[dict[str, str]]:
+    """Read depth per checkpoint (:mod:`conceptpatch.readdepth`) from the run's ``word``-mode
+    ``self`` rows; empty when the run has none (the paper's ``last``-position suites)."""
+    from conceptpatch.readdepth import read_depth_of
+
+    if results.empty or "position" not in results.columns:
+        return []
+    word = results[(results["position"] == "word")
+                   & results["setting"].isin(["self", "unpatched"])]
+    word = word[word["checkpoint"].isin(word.loc[word["setting"] == "self", "checkpoint"])]
+    found = []
+    for checkpoint in plots.checkpoint_order(word) if not word.empty else []:
+        at = word[word["checkpoint"] == checkpoint]
+        if not (at["setting"] == "unpatched").any():
+            continue
+        depth = read_depth_of(at)
+        found.append({
+            "checkpoint": str(checkpoint), "depth": f"{max(depth.layer, 0)}/{depth.n_layers}",
+            "layer": str(depth.layer),
+            "changed": " ".join(f"{v:.2f}" for _, v in sorted(depth.changed.items())),
+        })
+    return found
 
 
 def render(records: Mapping[str, Any]) -> str:
