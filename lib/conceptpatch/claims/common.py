@@ -49,6 +49,7 @@ __all__ = [
     "benjamini_hochberg",
     "decide",
     "family",
+    "missing_item",
     "missing_verdict",
     "to_categories",
 ]
@@ -454,6 +455,12 @@ def band_test(patched: pd.DataFrame, reference: pd.DataFrame, layers: Sequence[i
 
 
 Builder = Callable[[float], Verdict]
+
+
+def missing_item(claim_id: str, case: str, reason: str) -> tuple[str, float, Builder]:
+    """A family item for a case without the rows it needs: inconclusive, outside Holm."""
+    verdict = missing_verdict(claim_id, case, reason)
+    return case, math.nan, lambda _p: verdict
 
 
 def family(items: Iterable[tuple[str, float, Builder]]) -> list[Verdict]:

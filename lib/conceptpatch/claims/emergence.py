@@ -18,6 +18,7 @@ from conceptpatch import clustered
 from conceptpatch.claims.common import (
     PAPER,
     Axes,
+    BandResult,
     Claim,
     Design,
     Verdict,
@@ -45,23 +46,33 @@ def cases(axes: Axes) -> list[str]:
     return ["emergence"] if axes.checkpoints else []
 
 
-def onsets(df: pd.DataFrame, axes: Axes, alpha: float, sesoi: float) -> dict[str, object]:
-    """First checkpoint (and its training fraction) where induction, and where translation
-    ability, has its lower bound above ``sesoi`` (descriptive: not corrected over checkpoints)."""
+def band_tests(df: pd.DataFrame, axes: Axes, alpha: float) -> dict[str, BandResult | None]:
+    """Per checkpoint: the band's layers (seen sources, seen outputs) against the unpatched rate."""
     seen = rows(df, output_lang=list(axes.seen))
+    found = {}
+    for ck in axes.checkpoints:
+        at = rows(seen, checkpoint=ck)
+        found[ck] = band_test(rows(at, setting=SETTING), rows(at, setting="unpatched"),
+                              band_layers(at, axes.design.band), alpha)
+    return found
+
+
+def onsets(df: pd.DataFrame, axes: Axes, bands: dict[str, BandResult | None], alpha: float,
+           sesoi: float) -> dict[str, object]:
+    """First checkpoint (and its training fraction) where induction (``bands``), and where
+    translation ability, has its lower bound above ``sesoi`` (descriptive: not corrected over
+    checkpoints)."""
+    base = rows(df, output_lang=list(axes.seen), setting="unpatched")
     first_induction = first_translation = None
     for ck, frac in zip(axes.checkpoints, axes.progress, strict=True):
-        at = rows(seen, checkpoint=ck)
-        base = rows(at, setting="unpatched")
-        if first_translation is None and not base.empty:
-            est = clustered.rate(base["category"].eq("target").to_numpy(),
-                                 base["concept"].to_numpy(), alpha)
+        at = rows(base, checkpoint=ck)
+        if first_translation is None and not at.empty:
+            est = clustered.rate(at["category"].eq("target").to_numpy(),
+                                 at["concept"].to_numpy(), alpha)
             if est.low > sesoi:
                 first_translation = (ck, frac)
-        band = band_test(rows(at, setting=SETTING), base,
-                         band_layers(at, axes.design.band), alpha)
-        if (first_induction is None and band is not None
-                and band.simultaneous_low(alpha)[1] > sesoi):
+        band = bands[ck]
+        if first_induction is None and band is not None and band.clear(alpha, sesoi):
             first_induction = (ck, frac)
     return {"induction": first_induction, "translation": first_translation}
 
@@ -72,14 +83,8 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
     axes = axes_from_results(df, design)
     if not axes.checkpoints:
         return []
-    early = early_checkpoints(axes)
-    tests = {}
-    for ck in early:
-        at = rows(df, checkpoint=ck, output_lang=list(axes.seen))
-        band = band_test(rows(at, setting=SETTING), rows(at, setting="unpatched"),
-                         band_layers(at, axes.design.band), alpha)
-        if band is not None:
-            tests[ck] = band
+    bands = band_tests(df, axes, alpha)
+    tests = {ck: bands[ck] for ck in early_checkpoints(axes) if bands[ck] is not None}
     if not tests:
         reason = (f"no checkpoint within the first {axes.design.early_fraction:.0%} of training "
                   f"has {SETTING} and unpatched rows at {band_name(axes.design.band)} layers")
@@ -91,7 +96,7 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
     p_raw = min(1.0, p_best * m)
     best = tests[ck_best].estimates[j_best]
     max_high = max(b.max_high for b in tests.values())
-    found = onsets(df, axes, alpha, claim.sesoi)
+    found = onsets(df, axes, bands, alpha, claim.sesoi)
 
     def where(item: object) -> str:
         return "never" if item is None else f"{item[0]} ({item[1]:.0%} of training)"

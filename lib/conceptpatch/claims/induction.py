@@ -22,7 +22,7 @@ from conceptpatch.claims.common import (
     band_test,
     family,
     make_verdict,
-    missing_verdict,
+    missing_item,
     rows,
     sources,
 )
@@ -57,8 +57,7 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
         if band is None:
             reason = (f"no {setting} rows at {band_name(axes.design.band)} layers {layers} or no "
                       f"unpatched rows for {lang} at {final}")
-            items.append((case, float("nan"),
-                          lambda p, c=case, r=reason: missing_verdict(claim.id, c, r)))
+            items.append(missing_item(claim.id, case, reason))
             continue
 
         def build(p_adj: float, case=case, band=band) -> Verdict:

@@ -28,7 +28,7 @@ from conceptpatch.claims.common import (
     band_test,
     family,
     make_verdict,
-    missing_verdict,
+    missing_item,
     rows,
     sources,
 )
@@ -93,8 +93,7 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
             reason = (f"{setting} sources do not clearly patch at {final} "
                       f"({band_name(axes.design.band)} layers {layers}): no success whose "
                       "language dependence to test")
-            items.append((setting, float("nan"),
-                          lambda p, s=setting, r=reason: missing_verdict(claim.id, s, r)))
+            items.append(missing_item(claim.id, setting, reason))
             continue
         per_layer = {j: _test(rows(patched, layer=j), base, list(axes.seen), axes.design, alpha)
                      for j in induced.layers}

@@ -24,7 +24,7 @@ from conceptpatch.claims.common import (
     band_test,
     family,
     make_verdict,
-    missing_verdict,
+    missing_item,
     paired_rows,
     rows,
     sources,
@@ -60,8 +60,7 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
         if mid is None or late is None:
             reason = (f"{setting} at {final} needs patched mid layers ({mid_l}) and late layers "
                       f"({late_l}) and unpatched rows")
-            items.append((setting, float("nan"),
-                          lambda p, s=setting, r=reason: missing_verdict(claim.id, s, r)))
+            items.append(missing_item(claim.id, setting, reason))
             continue
         early = band_test(patched, base, early_l, alpha)
         j_late = max(late.layers, key=lambda k: (late.estimates[k].effect, -k))

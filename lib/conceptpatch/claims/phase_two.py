@@ -27,6 +27,7 @@ from conceptpatch.claims.common import (
     band_name,
     family,
     make_verdict,
+    missing_item,
     missing_verdict,
     rows,
 )
@@ -92,37 +93,38 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
         return [missing_verdict(claim.id, g, "needs checkpoints of two data phases")
                 for g in langs]
     layers = band_layers(rows(df, checkpoint=after), axes.design.band)
-    ctrl_axes = axes_from_results(control) if control is not None else None
+    gains = {j: _gains(df, before, after, j, "exact") for j in layers}
+    unpatched = _gains(df, before, after, None, "target")
+    ref_gains, ref_unpatched = gains, unpatched  # English's trials, picked per language below
+    if control is not None:
+        ctrl_axes = axes_from_results(control)
+        cb, ca = _last(control, ctrl_axes, 0), _last(control, ctrl_axes, -1)
+        ref_gains = {j: _gains(control, cb, ca, j, "exact") if cb and ca else g.iloc[0:0]
+                     for j, g in gains.items()}
+        ref_unpatched = (_gains(control, cb, ca, None, "target") if cb and ca
+                         else unpatched.iloc[0:0])
     items = []
     for lang in langs:
         if control is None and PIVOT not in axes.seen:
-            items.append((lang, float("nan"), lambda p, g=lang: missing_verdict(
-                claim.id, g, f"needs {PIVOT} as a seen output language or a control run")))
+            items.append(missing_item(
+                claim.id, lang, f"needs {PIVOT} as a seen output language or a control run"))
             continue
+        ref_lang = PIVOT if control is None else lang
         per_layer: dict[int, Estimate] = {}
         for j in layers:
-            gains = _gains(df, before, after, j, "exact")
-            if control is not None:
-                cb, ca = _last(control, ctrl_axes, 0), _last(control, ctrl_axes, -1)
-                ref = _gains(control, cb, ca, j, "exact") if cb and ca else gains.iloc[0:0]
-                ref = ref[ref["output_lang"] == lang]
-            else:
-                ref = gains[gains["output_lang"] == PIVOT]
-            est = did(gains, lang, ref, alpha)
+            ref = ref_gains[j]
+            est = did(gains[j], lang, ref[ref["output_lang"] == ref_lang], alpha)
             if est.n and not np.isnan(est.effect):
                 per_layer[j] = est
         if not per_layer:
-            items.append((lang, float("nan"), lambda p, g=lang: missing_verdict(
-                claim.id, g, f"no {SETTING} rows for {g} and its reference at {before} and "
-                             f"{after} in the band")))
+            items.append(missing_item(
+                claim.id, lang, f"no {SETTING} rows for {lang} and its reference at {before} and "
+                                f"{after} in the band"))
             continue
         best = min(per_layer, key=lambda j: (per_layer[j].pvalue, -per_layer[j].effect, j))
         p_raw = min(1.0, per_layer[best].pvalue * len(per_layer))
         max_high = max(e.high for e in per_layer.values())
-        unpatched = _gains(df, before, after, None, "target")
-        t_ref = (unpatched[unpatched["output_lang"] == PIVOT] if control is None else
-                 _gains(control, _last(control, ctrl_axes, 0), _last(control, ctrl_axes, -1),
-                        None, "target").pipe(lambda g, x=lang: g[g["output_lang"] == x]))
+        t_ref = ref_unpatched[ref_unpatched["output_lang"] == ref_lang]
         translation = did(unpatched, lang, t_ref, alpha)
 
         def build(p_adj: float, lang=lang, per_layer=per_layer, best=best, p_raw=p_raw,

@@ -23,6 +23,7 @@ from conceptpatch.claims.common import (
     family,
     fmt_ci,
     fmt_p,
+    missing_item,
     missing_verdict,
     paired_rows,
     rows,
@@ -62,8 +63,8 @@ def evaluate(df: pd.DataFrame, new_checkpoint: str, alpha: float = CLAIM.alpha, 
         sub = rows(df, setting=setting, output_lang=lang, checkpoint=[*earlier, new_checkpoint])
         patched = sub[sub["layer"] >= 0]
         if patched.empty:
-            items.append((case, float("nan"), lambda p, c=case: missing_verdict(
-                claim.id, c, f"no rows for {c} at {new_checkpoint} or {earlier}")))
+            items.append(missing_item(
+                claim.id, case, f"no rows for {case} at {new_checkpoint} or {earlier}"))
             continue
         rate = patched["category"].eq("exact").groupby(patched["layer"]).mean()
         layer = int(min(j for j, v in rate.items() if v == rate.max()))
@@ -72,8 +73,7 @@ def evaluate(df: pd.DataFrame, new_checkpoint: str, alpha: float = CLAIM.alpha, 
                  for e in earlier}
         drops = {e: d for e, d in drops.items() if d.n}
         if new.empty or not drops:
-            items.append((case, float("nan"), lambda p, c=case: missing_verdict(
-                claim.id, c, f"no paired trials for {c}")))
+            items.append(missing_item(claim.id, case, f"no paired trials for {case}"))
             continue
         worst = min(drops, key=lambda e: (drops[e].pvalue, -drops[e].effect))
         p_raw = min(1.0, drops[worst].pvalue * len(drops))

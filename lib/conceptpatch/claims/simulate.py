@@ -21,8 +21,6 @@ import pandas as pd
 from scipy import special
 from scipy import stats as sps
 
-from conceptpatch.claims.common import CATEGORIES
-
 __all__ = ["World", "simulate", "synthetic_results"]
 
 RateFn = Callable[[int, str, int, str], float]
@@ -160,5 +158,3 @@ def synthetic_results(*, checkpoints: Sequence[tuple[str, int, int]] = World.che
                   unseen_failures=dict(unseen_failures or UNSEEN_FAILURES))
     return simulate(world, seed)
 
-
-_ = CATEGORIES  # the categories the simulator draws from (documented vocabulary)

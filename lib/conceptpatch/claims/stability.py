@@ -26,7 +26,7 @@ from conceptpatch.claims.common import (
     early_checkpoints,
     family,
     make_verdict,
-    missing_verdict,
+    missing_item,
     reference_checkpoint,
     rows,
 )
@@ -70,13 +70,11 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
         if induced is None or not induced.clear(alpha, claim.sesoi):
             reason = (f"no induction at the reference {ref} ({band_name(axes.design.band)} layers"
                       f" {layers}): nothing to stay stable")
-            items.append((case, float("nan"),
-                          lambda p, c=case, r=reason: missing_verdict(claim.id, c, r)))
+            items.append(missing_item(claim.id, case, reason))
             continue
         band = band_test(rows(seen, checkpoint=ck, setting=SETTING), ref_patched, layers, alpha)
         if band is None:
-            items.append((case, float("nan"), lambda p, c=case: missing_verdict(
-                claim.id, c, f"no {SETTING} rows at {c} in the band")))
+            items.append(missing_item(claim.id, case, f"no {SETTING} rows at {ck} in the band"))
             continue
         tost = {j: max(e.pvalue_above(-MARGIN), e.pvalue_below(MARGIN))
                 for j, e in band.estimates.items()}

@@ -28,6 +28,7 @@ from conceptpatch.claims.common import (
     band_test,
     family,
     make_verdict,
+    missing_item,
     missing_verdict,
     rows,
 )
@@ -78,9 +79,8 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
     for lang in axes.unseen:
         un = rows(at, setting=SETTING, layer=j, output_lang=lang)
         if un.empty:
-            for kind in ("bound", "mix"):
-                items.append((f"{kind}-{lang}", float("nan"), lambda p, c=f"{kind}-{lang}":
-                              missing_verdict(claim.id, c, f"no {SETTING} rows at layer {j}")))
+            items += [missing_item(claim.id, f"{kind}-{lang}", f"no {SETTING} rows at layer {j}")
+                      for kind in ("bound", "mix")]
             continue
         u_exact = un["category"].eq("exact").to_numpy()
         level = clustered.rate(u_exact, un["concept"].to_numpy(), alpha)
@@ -104,8 +104,7 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
         fail_u = un[~un["category"].eq("exact")]
         fail_s = seen_at[~seen_at["category"].eq("exact")]
         if fail_u.empty or fail_s.empty:
-            items.append((f"mix-{lang}", float("nan"), lambda p, g=lang: missing_verdict(
-                claim.id, f"mix-{g}", "no failures to compare")))
+            items.append(missing_item(claim.id, f"mix-{lang}", "no failures to compare"))
             continue
         mix = _two_groups(fail_u["category"].isin(FAILURE_KINDS).to_numpy(),
                           fail_u["concept"].to_numpy(),
