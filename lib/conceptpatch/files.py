@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["TMP_SUFFIX", "atomic_write", "current_umask", "dir_mode", "file_mode",
-           "shared_mkdtemp"]
+           "share_tree", "shared_mkdtemp"]
 
 #: Suffix of the temp files `atomic_write` leaves only when killed (``.<name>.<random>.tmp``).
 TMP_SUFFIX = ".tmp"
@@ -85,3 +85,19 @@ def shared_mkdtemp(prefix: str, dir: str | os.PathLike[str]) -> Path:
     setgid = path.stat().st_mode & stat.S_ISGID
     os.chmod(path, dir_mode() | setgid)
     return path
+
+
+def share_tree(root: str | os.PathLike[str]) -> None:
+    """Give every file and directory under ``root`` the mode the umask gives (setgid kept).
+
+    Third-party writers (safetensors' ``save_file`` among them) create private 0600 files; a
+    model directory written by them is passed through this before it is renamed into a cache.
+    """
+    root = Path(root)
+    for path in [root, *root.rglob("*")]:
+        if path.is_symlink():
+            continue
+        if path.is_dir():
+            os.chmod(path, dir_mode() | (path.stat().st_mode & stat.S_ISGID))
+        else:
+            os.chmod(path, file_mode())
