@@ -2,8 +2,8 @@
 
 `conceptpatch.pipeline.train_and_run` trains the organism in a second process and computes each
 checkpoint's units as it is written, then the rest in two processes. Checked on the ``tiny``
-organism against training first and computing after (``pipeline=False``): the same store, byte
-for byte, and the same organism (every file but the manifest's training time).
+organism against training first and computing after (`conceptpatch.run.run_suite`): the same
+store, byte for byte, and the same organism (every file but the manifest's training time).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def test_pipelined_first_run_equals_a_serial_one(tmp_path: Path, monkeypatch) ->
     monkeypatch.setenv(ENV_CACHE, str(tmp_path / "serial-cache"))
     assert pipeline.needs_training(suite)
     torch.set_num_threads(2)  # a serial run on a 2-core machine: the organism still gets one
-    serial = run.run_suite(suite, tmp_path / "serial", progress=False, pipeline=False)
+    serial = run.run_suite(suite, tmp_path / "serial", progress=False)
     monkeypatch.setenv(ENV_CACHE, str(tmp_path / "pipe-cache"))
     assert pipeline.needs_training(suite)
     assert not pipeline.train_and_run(suite, tmp_path / "pipe", progress=False)  # tiny: serial
@@ -59,11 +59,21 @@ def test_pipelined_first_run_equals_a_serial_one(tmp_path: Path, monkeypatch) ->
     assert _files(tmp_path / "pipe") == units
     assert _files(tmp_path / "pipe-cache" / "organism") == \
         _files(tmp_path / "serial-cache" / "organism")
-    again = run.run_suite(suite, tmp_path / "pipe", progress=False)  # everything cached
+    again = pipeline.run_pipelined(suite, tmp_path / "pipe", progress=False)  # all cached
     assert again.equals(serial)
     leftovers = [p.name for p in (tmp_path / "pipe-cache" / "organism").iterdir()
                  if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_the_runner_never_imports_the_pipeline() -> None:
+    """The dependency runs one way: the pipeline calls the runner, never the reverse."""
+    import subprocess
+    import sys
+
+    code = "import sys, conceptpatch.run; print('conceptpatch.pipeline' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_claim_training_is_exclusive_and_cleans_up(tmp_path: Path) -> None:

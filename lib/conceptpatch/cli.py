@@ -54,7 +54,7 @@ def _store_arg(text: str) -> Path:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from conceptpatch.run import run_suite
+    from conceptpatch.pipeline import run_pipelined
     from conceptpatch.suite import load_suite
 
     suite = load_suite(args.suite)
@@ -62,7 +62,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.quiet:
         _quiet()
     try:
-        table = run_suite(
+        table = run_pipelined(
             suite, store, args.checkpoint, progress=not args.quiet, shard=args.shard
         )
     except KeyboardInterrupt:

@@ -8,6 +8,9 @@ store's units are per checkpoint). When training ends, the units still missing a
 two processes (shards). Every unit is computed by `conceptpatch.run.run_suite` with one torch
 thread; the engine's answers and probabilities do not depend on the thread count, so the store
 is the one a serial run writes (the tests check this, unit by unit).
+
+This module sits above the runner: `run_pipelined` is the entry point of a run that may train
+(the ``conceptpatch run`` command); `conceptpatch.run` never calls back into it.
 """
 
 from __future__ import annotations
@@ -24,11 +27,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
+from conceptpatch import run
 from conceptpatch.errors import ConceptPatchError
+from conceptpatch.suite import Resolved
 
-__all__ = ["OrganismTrainingError", "needs_training", "train_and_run"]
+__all__ = ["OrganismTrainingError", "needs_training", "run_pipelined", "train_and_run"]
 
 #: Seconds to wait for news from training when every checkpoint so far is computed.
 _POLL_S = 1.0
@@ -74,10 +80,8 @@ def _train(variant: str, seed: int, out: str) -> None:
 
 def _shard(suite: Any, store: str, names: list[str], shard: tuple[int, int]) -> None:
     """A helper process: compute one shard of the units of checkpoints ``names``."""
-    from conceptpatch.run import run_suite
-
     torch.set_num_threads(1)
-    run_suite(suite, store, names, progress=False, shard=shard, pipeline=False)
+    run.run_suite(suite, store, names, progress=False, shard=shard)
 
 
 def _child(*args: str, stdin: bytes | None = None) -> subprocess.Popen:
@@ -120,6 +124,25 @@ def _say(progress: bool, message: str) -> None:
         print(f"conceptpatch: {message}", file=sys.stderr, flush=True)
 
 
+def run_pipelined(
+    suite: Any,
+    store: str | Path,
+    checkpoints: Sequence[str] | None = None,
+    progress: bool = True,
+    shard: tuple[int, int] | None = None,
+) -> pd.DataFrame:
+    """`conceptpatch.run.run_suite`, but a whole suite's missing organism trains beside it.
+
+    A whole suite (no ``checkpoints``, no ``shard``, not resolved yet) goes through
+    `train_and_run` first; whatever that leaves (everything, when it declines) the runner
+    computes, so the store is the one ``run.run_suite`` alone writes.
+    """
+    whole = checkpoints is None and shard is None and not isinstance(suite, Resolved)
+    if whole:
+        train_and_run(suite, store, progress)
+    return run.run_suite(suite, store, checkpoints, progress=progress, shard=shard)
+
+
 def train_and_run(suite: Any, store: str | Path, progress: bool = True,
                   processes: int = 2, min_tokens: int | None = None) -> bool:
     """Train ``suite``'s missing organism while computing its units into ``store``.
@@ -132,7 +155,6 @@ def train_and_run(suite: Any, store: str | Path, progress: bool = True,
     """
     from conceptpatch.organism import claim_training, get_recipe
     from conceptpatch.organism.train import checkpoint_steps
-    from conceptpatch.run import run_suite
     from conceptpatch.suite import resolve_organism
 
     if not needs_training(suite):
@@ -188,7 +210,7 @@ def train_and_run(suite: Any, store: str | Path, progress: bool = True,
                 if len(manifest["checkpoints"]) == planned and len(todo) <= 1:
                     todo = []  # the last one: training ends now, then both cores compute it
                 if todo:  # one checkpoint, then look for news from training again
-                    run_suite(resolved, store, todo[:1], progress=progress, pipeline=False)
+                    run.run_suite(resolved, store, todo[:1], progress=progress)
                     done.append(todo[0])
                 behind = len(todo) > 1
             trainer.wait()
@@ -215,8 +237,6 @@ def _trained_dir(suite: Any) -> Path:
 def _compute_sharded(suite: Any, store: str | Path, names: Sequence[str], processes: int,
                      progress: bool) -> None:
     """Compute the units of checkpoints ``names``: shard 0 here, the others in helpers."""
-    from conceptpatch.run import run_suite
-
     if not names:
         return
     count = max(1, min(processes, len(names) * len(suite.settings)))
@@ -227,7 +247,7 @@ def _compute_sharded(suite: Any, store: str | Path, names: Sequence[str], proces
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        run_suite(suite, store, list(names), progress=progress, shard=(0, count), pipeline=False)
+        run.run_suite(suite, store, list(names), progress=progress, shard=(0, count))
         for helper in helpers:
             helper.wait()
     finally:

@@ -377,22 +377,15 @@ def run_suite(
     checkpoints: Sequence[str] | None = None,
     progress: bool = True,
     shard: tuple[int, int] | None = None,
-    pipeline: bool = True,
 ) -> pd.DataFrame:
     """Compute the suite's missing units into ``store`` and return the suite's results table.
 
-    ``suite`` may come resolved already. A whole suite (no ``checkpoints``, no ``shard``) whose
-    organism is not trained yet trains it in a second process while each checkpoint's units are
-    computed here as training writes it (`conceptpatch.pipeline`; the same store as training
-    first, then computing, which ``pipeline=False`` does).
+    ``suite`` may come resolved already; a missing organism is trained first, in this process
+    (`conceptpatch.pipeline.run_pipelined` trains it beside the computing instead).
     """
     if isinstance(suite, Resolved):
         resolved, suite = suite, suite.suite
     else:
-        if pipeline and checkpoints is None and shard is None:
-            from conceptpatch.pipeline import train_and_run
-
-            train_and_run(suite, store, progress)
         resolved = resolve(suite)
     units = plan_units(resolved, checkpoints, shard)
     target = Store(Path(store)).open()
@@ -419,6 +412,7 @@ def run_suite(
                         device=suite.device,
                         trust_remote_code=bool(suite.model.get("trust_remote_code", False)),
                         device_map=suite.model.get("device_map"),
+                        layers_path=suite.model.get("layers_path"),
                     )
                 with organism_threads(suite):
                     frame = run_unit(lm, resolved, unit.setting, trials, bar.update)
