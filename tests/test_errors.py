@@ -157,7 +157,7 @@ CASES = [
         "unknown architecture",
         _with_checkpoint({"config.json": '{"model_type": "mamba9"}', "model.safetensors": ""}),
         "check",
-        "'mamba9', which is not in conceptpatch.checkpoints.DECODER_LAYERS",
+        "transformers cannot build a causal LM from its config.json",
     ),
     (
         "duplicate checkpoint names",
@@ -306,12 +306,13 @@ def test_pickle_only_weights_are_refused(tmp_path):
     assert "safetensors only" in _one_line(err)
 
 
-def test_unknown_architecture():
+def test_a_model_without_decoder_layers_names_the_suite_key():
     model = torch.nn.Linear(2, 2)
-    model.config = SimpleNamespace(model_type="mamba9")
+    model.config = SimpleNamespace(model_type="mamba9", num_hidden_layers=4)
+    model.get_input_embeddings = lambda: torch.nn.Embedding(3, 2)
     with pytest.raises(CheckpointError) as err:
         decoder_layers(model)
-    assert "add its layer path" in _one_line(err)
+    assert "layers_path" in _one_line(err) and "'mamba9'" in str(err.value)
 
 
 def test_tokenizer_without_the_query_word_in_its_offsets():

@@ -1,7 +1,9 @@
 """Checkpoints: where a snapshot lives, how to load it safely, where its decoder layers are.
 
 Loading goes through transformers' Auto classes with safetensors only; remote code runs only
-when the suite opts in. `DECODER_LAYERS` is the one table mapping an architecture to its layers.
+when the suite opts in. A GGUF checkpoint is dequantized once into a safetensors cache
+(`conceptpatch.gguf_source`). The decoder layers and the input embedding are found on the model
+itself (`decoder_layers`), so a new architecture needs no table here.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from torch import nn
 from conceptpatch.errors import CheckpointError
 
 __all__ = [
-    "DECODER_LAYERS",
     "DTYPES",
     "Checkpoint",
     "LoadedModel",
+    "check_architecture",
     "decoder_layers",
     "load_checkpoint",
     "wrap_model",
@@ -38,29 +40,10 @@ DTYPES: Mapping[str, torch.dtype] = MappingProxyType(
     }
 )
 
-#: ``config.model_type`` -> (dotted path of the decoder layers, dotted path of the input embedding).
-DECODER_LAYERS: Mapping[str, tuple[str, str]] = MappingProxyType(
-    {
-        "llama": ("model.layers", "model.embed_tokens"),
-        "mistral": ("model.layers", "model.embed_tokens"),
-        "mixtral": ("model.layers", "model.embed_tokens"),
-        "qwen2": ("model.layers", "model.embed_tokens"),
-        "qwen3": ("model.layers", "model.embed_tokens"),
-        "olmo": ("model.layers", "model.embed_tokens"),
-        "olmo2": ("model.layers", "model.embed_tokens"),
-        "gemma": ("model.layers", "model.embed_tokens"),
-        "gemma2": ("model.layers", "model.embed_tokens"),
-        "phi3": ("model.layers", "model.embed_tokens"),
-        "gpt2": ("transformer.h", "transformer.wte"),
-        "gpt_neox": ("gpt_neox.layers", "gpt_neox.embed_in"),
-        "bloom": ("transformer.h", "transformer.word_embeddings"),
-    }
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """One training snapshot: a local directory or hub id (+ revision), its place in training."""
+    """One training snapshot: a local directory, a hub id (+ revision) or a GGUF file (or the
+    package that assembles one), and its place in training."""
 
     name: str
     path: str | None = None
@@ -69,18 +52,26 @@ class Checkpoint:
     step: int = 0
     tokens: int = 0
     phase: int = 1
+    gguf: str | None = None
+    gguf_package: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.path is None) == (self.hub is None):
+        given = [s for s in (self.path, self.hub, self.gguf, self.gguf_package) if s is not None]
+        if len(given) != 1:
             raise CheckpointError(
-                f"checkpoint {self.name!r} must name exactly one of path or hub:"
-                " give a local directory (path=...) or a hub id (hub=..., revision=...)"
+                f"checkpoint {self.name!r} must name exactly one of path, hub, gguf or"
+                " gguf_package: give a local directory (path=...), a hub id (hub=...,"
+                " revision=...), a .gguf file (gguf=...) or a package that assembles one"
             )
 
     @property
+    def is_gguf(self) -> bool:
+        return self.gguf is not None or self.gguf_package is not None
+
+    @property
     def source(self) -> str:
-        """The local path or hub id that ``from_pretrained`` receives."""
-        return self.path if self.path is not None else str(self.hub)
+        """The local path, hub id, GGUF file or GGUF package the checkpoint comes from."""
+        return next(s for s in (self.path, self.hub, self.gguf, self.gguf_package) if s)
 
 
 @dataclass(frozen=True)
@@ -102,27 +93,87 @@ class LoadedModel:
         return self.embedding.weight.device
 
 
-def _get(module: nn.Module, dotted: str) -> nn.Module:
-    for part in dotted.split("."):
-        module = getattr(module, part)
+def _get(module: nn.Module, dotted: str, what: str) -> nn.Module:
+    try:
+        for part in dotted.split("."):
+            module = getattr(module, part)
+    except AttributeError:
+        raise CheckpointError(
+            f"{what} path {dotted!r} names no submodule of this model: give the dotted path of"
+            " its decoder layers' nn.ModuleList (e.g. 'model.layers'; print(model) shows it)"
+        ) from None
     return module
 
 
-def decoder_layers(model: nn.Module) -> tuple[tuple[nn.Module, ...], nn.Module]:
-    """The decoder layers (in order) and the input embedding of ``model``, from `DECODER_LAYERS`."""
+def _n_layers(model: nn.Module) -> int | None:
+    """``num_hidden_layers`` of the model's (text) config, or None when it has none."""
+    config = getattr(model, "config", None)
+    if config is None:
+        return None
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    n = getattr(text, "num_hidden_layers", None)
+    return n if isinstance(n, int) else None
+
+
+def _discover_layers(model: nn.Module, embedding: nn.Module) -> str:
+    """The dotted name of the decoder's ``nn.ModuleList``: ``num_hidden_layers`` blocks, and the
+    sibling of the input embedding where several lists have that length (experts, vision towers).
+    """
+    n = _n_layers(model)
     model_type = getattr(getattr(model, "config", None), "model_type", None)
-    if model_type not in DECODER_LAYERS:
+    fix = (
+        f"architecture {model_type!r}: name its decoder layers with [model] layers_path"
+        " (the dotted path of their nn.ModuleList, e.g. 'model.layers'; print(model) shows it)"
+    )
+    if n is None:
+        raise CheckpointError(f"no config.num_hidden_layers to find the decoder layers of {fix}")
+    modules = dict(model.named_modules())
+    lists = [name for name, m in modules.items() if isinstance(m, nn.ModuleList) and len(m) == n]
+    embed_name = next((name for name, m in modules.items() if m is embedding), None)
+    if len(lists) > 1 and embed_name is not None:
+        parent = embed_name.rpartition(".")[0]
+        siblings = [name for name in lists if name.rpartition(".")[0] == parent]
+        lists = siblings or lists
+    if len(lists) != 1:
+        found = f"{len(lists)} ({', '.join(lists)})" if lists else "none"
         raise CheckpointError(
-            f"architecture {model_type!r} is not in conceptpatch.checkpoints.DECODER_LAYERS"
-            f" (known: {', '.join(sorted(DECODER_LAYERS))}): add its layer path to that table"
+            f"cannot tell the decoder layers: {found} nn.ModuleList of {n} blocks in {fix}"
         )
-    layers_path, embed_path = DECODER_LAYERS[model_type]
-    return tuple(_get(model, layers_path)), _get(model, embed_path)
+    return lists[0]
 
 
-def wrap_model(checkpoint: Checkpoint, model: nn.Module, tokenizer: object) -> LoadedModel:
+def decoder_layers(
+    model: nn.Module, layers_path: str | None = None
+) -> tuple[tuple[nn.Module, ...], nn.Module]:
+    """The decoder layers (in order) and the input embedding of any decoder-only causal LM.
+
+    The embedding is ``get_input_embeddings()``; the layers are the one ``nn.ModuleList`` of
+    ``config.num_hidden_layers`` blocks (beside the embedding), or ``layers_path`` when given.
+    """
+    try:
+        embedding = model.get_input_embeddings()
+    except (AttributeError, NotImplementedError):
+        embedding = None
+    if not isinstance(embedding, nn.Module):
+        raise CheckpointError(
+            f"model {type(model).__name__} has no input embedding (get_input_embeddings()):"
+            " conceptpatch patches decoder-only causal LMs loaded with AutoModelForCausalLM"
+        )
+    path = layers_path or _discover_layers(model, embedding)
+    layers = _get(model, path, "[model] layers_path")
+    if not isinstance(layers, nn.ModuleList | nn.Sequential) or len(layers) == 0:
+        raise CheckpointError(
+            f"[model] layers_path {path!r} is a {type(layers).__name__}, not the list of decoder"
+            " layers: give the dotted path of their nn.ModuleList (e.g. 'model.layers')"
+        )
+    return tuple(layers), embedding
+
+
+def wrap_model(
+    checkpoint: Checkpoint, model: nn.Module, tokenizer: object, layers_path: str | None = None
+) -> LoadedModel:
     """Bundle a built model and tokenizer (eval mode, left padding) for the engine."""
-    layers, embedding = decoder_layers(model)
+    layers, embedding = decoder_layers(model, layers_path)
     model.eval()
     if getattr(tokenizer, "pad_token", None) is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -152,19 +203,53 @@ def _check_local(checkpoint: Checkpoint) -> None:
         )
 
 
+def check_architecture(
+    checkpoint: Checkpoint, layers_path: str | None = None, trust_remote_code: bool = False
+) -> int:
+    """The number of decoder layers of a local checkpoint, found as a load would find them but
+    on a weightless skeleton (meta device) built from its ``config.json``: nothing is loaded."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    try:
+        config = AutoConfig.from_pretrained(checkpoint.source, trust_remote_code=trust_remote_code)
+        with torch.device("meta"):
+            skeleton = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
+    except (ValueError, KeyError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"checkpoint {checkpoint.name!r}: transformers cannot build a causal LM from its"
+            f" config.json ({first[:200]}): upgrade transformers for a new architecture, or set"
+            " trust_remote_code = true in [model] if the model ships its own code"
+        ) from None
+    layers, _ = decoder_layers(skeleton, layers_path)
+    return len(layers)
+
+
 def load_checkpoint(
     checkpoint: Checkpoint,
     dtype: DType = "float32",
     device: str = "cpu",
     trust_remote_code: bool = False,
     device_map: str | None = None,
+    layers_path: str | None = None,
 ) -> LoadedModel:
-    """Load ``checkpoint`` with transformers' Auto classes, safetensors only."""
+    """Load ``checkpoint`` with transformers' Auto classes, safetensors only.
+
+    A GGUF checkpoint loads from its dequantized safetensors copy in the cache (made on first
+    use). ``layers_path`` names the decoder layers where `decoder_layers` cannot find them.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if dtype not in DTYPES:
         raise CheckpointError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
-    if checkpoint.path is not None:
+    source = checkpoint.source
+    if checkpoint.is_gguf:
+        from conceptpatch.gguf_source import dequantized_dir
+        from conceptpatch.paths import cache_root
+
+        source = str(dequantized_dir(checkpoint.name, checkpoint.gguf, checkpoint.gguf_package,
+                                     cache_root() / "gguf"))
+    elif checkpoint.path is not None:
         _check_local(checkpoint)
     if trust_remote_code:
         warnings.warn(
@@ -174,9 +259,9 @@ def load_checkpoint(
         )
     kwargs = {"revision": checkpoint.revision, "trust_remote_code": trust_remote_code}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(checkpoint.source, use_fast=True, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(
-            checkpoint.source,
+            source,
             dtype=DTYPES[dtype],
             use_safetensors=True,
             device_map=device_map,
@@ -191,4 +276,4 @@ def load_checkpoint(
         ) from None
     if device_map is None:
         model.to(device)
-    return wrap_model(checkpoint, model, tokenizer)
+    return wrap_model(checkpoint, model, tokenizer, layers_path)

@@ -95,27 +95,18 @@ def _resume_command(args: argparse.Namespace, store: Path | str) -> str:
     return " ".join(parts)
 
 
-def _config_layers(path: Path) -> tuple[str | None, int | None]:
-    """``model_type`` and number of decoder layers from a local checkpoint's ``config.json``."""
-    try:
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None, None
-    if not isinstance(config, dict):
-        return None, None
-    for key in ("num_hidden_layers", "n_layer", "num_layers"):
-        if isinstance(config.get(key), int):
-            return config.get("model_type"), config[key]
-    return config.get("model_type"), None
-
-
 def _local_problems(suite: Any, checkpoints: Sequence[Any]) -> list[str]:
     """Offline problems of the local checkpoints: missing, pickle-only, unknown arch, layers."""
-    from conceptpatch.checkpoints import DECODER_LAYERS, _check_local
+    from conceptpatch.checkpoints import _check_local, check_architecture
+    from conceptpatch.gguf_source import gguf_problem
     from conceptpatch.run import suite_layers
 
     problems: list[str] = []
     for c in checkpoints:
+        if c.is_gguf:
+            problem = gguf_problem(c.name, c.gguf, c.gguf_package)
+            problems += [problem] if problem else []
+            continue
         if c.path is None:
             continue
         path = Path(c.path)
@@ -123,14 +114,9 @@ def _local_problems(suite: Any, checkpoints: Sequence[Any]) -> list[str]:
             continue  # built on first `conceptpatch run`
         try:
             _check_local(c)
-            model_type, n_layers = _config_layers(path)
-            if model_type is not None and model_type not in DECODER_LAYERS:
-                raise CheckpointError(
-                    f"checkpoint {c.name!r} has architecture {model_type!r}, which is not in"
-                    " conceptpatch.checkpoints.DECODER_LAYERS"
-                    f" (known: {', '.join(sorted(DECODER_LAYERS))}): add its layer path there"
-                )
-            if n_layers is not None:
+            if (path / "config.json").exists():
+                n_layers = check_architecture(c, suite.model.get("layers_path"),
+                                              bool(suite.model.get("trust_remote_code", False)))
                 suite_layers(suite, n_layers)
         except ConceptPatchError as err:
             problems.append(str(err))

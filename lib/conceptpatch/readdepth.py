@@ -174,6 +174,7 @@ def suite_read_depth(suite: Suite, checkpoints: Sequence[str] | None = None,
             device=suite.device,
             trust_remote_code=bool(suite.model.get("trust_remote_code", False)),
             device_map=suite.model.get("device_map"),
+            layers_path=suite.model.get("layers_path"),
         )
         out.append(read_depth(lm, resolved, threshold, trials))
         del lm

