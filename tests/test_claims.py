@@ -192,10 +192,10 @@ def test_assert_verdict_maps_to_pytest_outcomes():
     v = claims.missing_verdict("x", "case", "no rows")
     with pytest.raises(pytest.skip.Exception, match="inconclusive: no rows"):
         claims.assert_verdict(v)
-    refuted = claims.Verdict("x", "c", "refuted", 0.0, 0.0, 0.0, 1.0, 10, 0.9, "numbers", {})
+    refuted = claims.Verdict("x", "c", "refuted", 0.0, 0.0, 0.0, 1.0, 10, "numbers", {})
     with pytest.raises(pytest.fail.Exception, match="refuted: numbers"):
         claims.assert_verdict(refuted)
-    claims.assert_verdict(claims.Verdict("x", "c", "supported", 0, 0, 0, 0, 1, 1, "", {}))
+    claims.assert_verdict(claims.Verdict("x", "c", "supported", 0, 0, 0, 0, 1, "", {}))
 
 
 def test_axes_from_suite_orders_limits_and_reads_the_design():

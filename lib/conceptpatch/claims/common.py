@@ -138,7 +138,6 @@ class Verdict:
     ci_high: float
     pvalue: float
     n: int
-    power: float
     message: str
     evidence: Mapping[str, Any] = field(default_factory=dict)
     raw_pvalue: float = math.nan
@@ -153,7 +152,7 @@ class Verdict:
             "effect": stats.finite(self.effect), "ci_low": stats.finite(self.ci_low),
             "ci_high": stats.finite(self.ci_high), "pvalue": stats.finite(self.pvalue),
             "raw_pvalue": stats.finite(self.raw_pvalue), "n": int(self.n),
-            "power": stats.finite(self.power), "sesoi": stats.finite(self.sesoi),
+            "sesoi": stats.finite(self.sesoi),
             "paper_effect": stats.finite(self.paper_effect), "reading": self.reading,
             "message": self.message, "evidence": _jsonable(dict(self.evidence)),
         }
@@ -210,7 +209,7 @@ def reading(verdict: VerdictName, high: float, paper_effect: float, opposite: bo
 def missing_verdict(claim_id: str, case: str, reason: str) -> Verdict:
     """An inconclusive verdict for a case without the rows it needs."""
     nan = math.nan
-    return Verdict(claim_id, case, "inconclusive", nan, nan, nan, nan, 0, nan, reason, {},
+    return Verdict(claim_id, case, "inconclusive", nan, nan, nan, nan, 0, reason, {},
                    reading="not measurable")
 
 
@@ -493,7 +492,7 @@ def make_verdict(claim: Claim, case: str, alpha: float, *, effect: float, low: f
                  high: float, p_raw: float, p_adj: float, n: int, what: str,
                  evidence: Mapping[str, Any], opposite: bool = False,
                  opposite_text: str = "", sesoi: float | None = None,
-                 power: float = math.nan, bounded: bool = True) -> Verdict:
+                 bounded: bool = True) -> Verdict:
     """A verdict from a case's numbers: decision, reading and a one-line message.
 
     ``bounded=False`` for claims whose refutation is ``opposite`` alone (equivalence claims).
@@ -504,5 +503,5 @@ def make_verdict(claim: Claim, case: str, alpha: float, *, effect: float, low: f
     msg = (f"{what}: effect {effect:+.3f}, one-sided {1 - alpha:.0%} bounds {fmt_ci(low, high)}, "
            f"SESOI {sesoi}, paper {claim.paper_effect}; p={fmt_p(p_raw)}, Holm p={fmt_p(p_adj)}, "
            f"n={n}{'; ' + opposite_text if opposite else ''} -> {verdict} ({text})")
-    return Verdict(claim.id, case, verdict, effect, low, high, p_adj, n, power, msg,
+    return Verdict(claim.id, case, verdict, effect, low, high, p_adj, n, msg,
                    dict(evidence), p_raw, sesoi, claim.paper_effect, text)

@@ -9,8 +9,6 @@ is at least the margin; it passes (supported) when every drop's upper bound is b
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from conceptpatch.claims.common import (
@@ -93,10 +91,9 @@ def evaluate(df: pd.DataFrame, new_checkpoint: str, alpha: float = CLAIM.alpha, 
             msg = (f"{case} at {new_checkpoint}, layer {layer} (best over old and new pooled): "
                    f"{listing}; margin {margin}; worst {worst} p={fmt_p(p_raw)}, Holm "
                    f"p={fmt_p(p_adj)}, n={d.n} -> {verdict} ({text})")
-            return Verdict(claim.id, case, verdict, d.effect, d.low, high, p_adj, d.n,
-                           math.nan, msg, {"new": new_checkpoint, "earlier": earlier,
-                                           "layer": layer, "drops": {e: x.effect for e, x in
-                                                                     drops.items()}},
+            return Verdict(claim.id, case, verdict, d.effect, d.low, high, p_adj, d.n, msg,
+                           {"new": new_checkpoint, "earlier": earlier, "layer": layer,
+                            "drops": {e: x.effect for e, x in drops.items()}},
                            p_raw, margin, claim.paper_effect, text)
 
         items.append((case, p_raw, build))
