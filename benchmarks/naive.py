@@ -129,11 +129,19 @@ def naive_trial(
     score_id: int,
     mode: str = "last",
     max_new_tokens: int = 8,
+    share_sources: bool = False,
 ) -> dict[int, Answer]:
-    """One trial at each first layer, recomputing the concept latent for every layer."""
+    """One trial at each first layer, recomputing the concept latent for every layer.
+
+    ``share_sources`` computes it once for all layers instead (the peer method, `peer.py`).
+    """
     width = width_of(mode)  # type: ignore[arg-type]
+    latent: torch.Tensor | None = None
     out = {}
     for layer in layers:
-        latent = naive_latent(lm, sources, width) if layer != UNPATCHED else None
-        out[layer] = naive_generate(lm, target, latent, layer, score_id, mode, max_new_tokens)
+        patched = layer != UNPATCHED
+        if patched and (latent is None or not share_sources):
+            latent = naive_latent(lm, sources, width)
+        out[layer] = naive_generate(lm, target, latent if patched else None, layer, score_id,
+                                    mode, max_new_tokens)
     return out

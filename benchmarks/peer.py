@@ -26,9 +26,9 @@ from collections.abc import Sequence
 import torch
 from conceptpatch.capture import encode
 from conceptpatch.checkpoints import LoadedModel
-from conceptpatch.patching import UNPATCHED, answer_text, stop_token_mask, width_of
+from conceptpatch.patching import UNPATCHED, answer_text, stop_token_mask
 from conceptpatch.prompts import Prompt
-from naive import Answer, naive_generate, naive_latent
+from naive import Answer, naive_trial
 
 __all__ = ["nnsight_available", "peer_trial", "peer_trial_nnsight"]
 
@@ -43,14 +43,8 @@ def peer_trial(
     max_new_tokens: int = 8,
 ) -> dict[int, Answer]:
     """One trial at each first layer: source forwards once, one patched generation per layer."""
-    width = width_of(mode)  # type: ignore[arg-type]
-    patched = [j for j in layers if j != UNPATCHED]
-    latent = naive_latent(lm, sources, width) if patched else None  # all layers, one pass each
-    return {
-        j: naive_generate(lm, target, latent if j != UNPATCHED else None, j, score_id, mode,
-                          max_new_tokens)
-        for j in layers
-    }  # fmt: skip
+    return naive_trial(lm, target, sources, layers, score_id, mode, max_new_tokens,
+                       share_sources=True)
 
 
 def nnsight_available() -> bool:
