@@ -2,7 +2,9 @@
 
 The store's parquet and JSON files, their lock files, the report, annotation sheets and the
 organism cache, under umask 022 (readable by all) and 002 (group-writable, the shared-store
-recipe of the README), and a setgid directory's bit kept on the organism's directory.
+recipe of the README), and a setgid directory's bit kept on the organism's directory. Then a
+first run as a user makes one (issue 22): every file and directory of the cache (the weights
+safetensors writes 0600 included), the stores and the reports, found by walking the trees.
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ from pathlib import Path
 
 import pytest
 from conceptpatch.annotate import ANNOTATIONS_FILE, export_sheet, import_sheet
+from conceptpatch.cli import main
 from conceptpatch.files import atomic_write, current_umask, shared_mkdtemp
 from conceptpatch.organism import cache
+from conceptpatch.paths import ENV_CACHE
 from conceptpatch.report import write_report
 from conceptpatch.results import Store
 from test_annotate import _results, _rows, _write
+
+SUITES = Path(__file__).resolve().parents[1] / "suites"
 
 
 @pytest.fixture(params=[0o022, 0o002], ids=["umask022", "umask002"])
@@ -87,3 +93,33 @@ def test_organism_cache_directory_honours_the_umask(umask: int, tmp_path: Path,
     assert _mode(target / "manifest.json") == 0o666 & ~umask
     plain = shared_mkdtemp(prefix=".t-", dir=tmp_path)
     assert _mode(plain) == 0o777 & ~umask
+
+
+def _unshared(root: Path, umask: int) -> list[str]:
+    """Every entry under ``root`` whose mode is not the one ``open()``/``mkdir`` give under a
+    setgid ``root`` (files ``0666 & ~umask``, directories ``0777 & ~umask`` plus setgid)."""
+    want_file, want_dir = 0o666 & ~umask, (0o777 & ~umask) | stat.S_ISGID
+    bad = []
+    for here, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(here, name)
+            want = want_dir if path.is_dir() else want_file
+            if not path.is_symlink() and _mode(path) != want:
+                bad.append(f"{oct(_mode(path))} {path.relative_to(root)}")
+    return bad
+
+
+def test_a_first_run_leaves_every_cache_store_and_report_file_shareable(
+        umask: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    os.chmod(lab, (0o777 & ~umask) | stat.S_ISGID)  # a group-shared directory
+    monkeypatch.setenv(ENV_CACHE, str(lab / "cache"))
+    for name in ("tiny-random", "organism-tiny"):  # random weights, then a trained organism
+        store = lab / "stores" / name
+        assert main(["run", str(SUITES / f"{name}.toml"), "--store", str(store), "--quiet"]) == 0
+        assert main(["report", str(store), "--out", str(lab / "reports" / name)]) == 0
+    weights = list((lab / "cache").rglob("*.safetensors"))
+    assert {p.relative_to(lab / "cache").parts[0] for p in weights} == {"random", "organism"}
+    assert len(list((lab / "reports").rglob("index.html"))) == 2
+    assert _unshared(lab, umask) == []

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from conceptpatch.errors import SuiteError
+from conceptpatch.files import share_tree
 from conceptpatch.lexicon import Lexicon
 
 __all__ = ["ARCHITECTURES", "build_tiny", "tiny_model", "train_bpe"]
@@ -136,4 +137,5 @@ def build_tiny(
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
+    share_tree(out)  # safetensors writes the weights 0600, whatever the umask
     return out
