@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 from conceptpatch import pipeline, run
+from conceptpatch.files import file_mode
 from conceptpatch.organism import claim_training, organism_dir
 from conceptpatch.paths import ENV_CACHE
 from conceptpatch.suite import parse_suite
@@ -59,6 +60,8 @@ def test_pipelined_first_run_equals_a_serial_one(tmp_path: Path, monkeypatch) ->
     assert _files(tmp_path / "pipe") == units
     assert _files(tmp_path / "pipe-cache" / "organism") == \
         _files(tmp_path / "serial-cache" / "organism")
+    weights = list((tmp_path / "pipe-cache").rglob("model.safetensors"))  # written 0600
+    assert weights and {p.stat().st_mode & 0o777 for p in weights} == {file_mode()}
     again = pipeline.run_pipelined(suite, tmp_path / "pipe", progress=False)  # all cached
     assert again.equals(serial)
     leftovers = [p.name for p in (tmp_path / "pipe-cache" / "organism").iterdir()

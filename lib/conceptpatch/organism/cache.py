@@ -20,7 +20,7 @@ import torch
 import transformers
 from filelock import FileLock, Timeout
 
-from conceptpatch.files import shared_mkdtemp
+from conceptpatch.files import share_tree, shared_mkdtemp
 from conceptpatch.organism.recipes import Recipe, get_recipe
 from conceptpatch.paths import cache_root
 
@@ -73,6 +73,7 @@ def build_into(target: Path, variant: str, seed: int, progress: bool = True) -> 
         tmp = shared_mkdtemp(prefix=f".{target.name}-", dir=target.parent)  # 0777 & ~umask
         try:
             train(recipe, seed, tmp, progress=progress, variant=variant)
+            share_tree(tmp)  # safetensors writes the weights 0600: a lab's cache must read them
             os.replace(tmp, target)
         finally:
             if tmp.exists():
@@ -110,6 +111,7 @@ def claim_training(variant: str, seed: int = 0, root: Path | None = None) -> Ite
         tmp = shared_mkdtemp(prefix=f".{target.name}-", dir=target.parent)  # 0777 & ~umask
         yield tmp
         if (tmp / "manifest.json").is_file():
+            share_tree(tmp)  # as in build_into
             os.replace(tmp, target)
     finally:
         if tmp is not None and tmp.exists():

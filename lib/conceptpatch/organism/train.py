@@ -21,7 +21,6 @@ from tqdm.auto import tqdm
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from transformers.utils import logging as hf_logging
 
-from conceptpatch.files import share_tree
 from conceptpatch.organism.curriculum import (
     Curriculum,
     build_curriculum,
@@ -127,7 +126,6 @@ def _save_checkpoint(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast
         if bars:
             hf_logging.enable_progress_bar()
     (path / CONFIG_FILE).write_text(json.dumps(info, indent=2) + "\n")
-    share_tree(path)  # safetensors writes the weights 0600: a lab sharing the cache reads them
 
 
 def _manifest(recipe: Recipe, seed: int, variant: str | None, curriculum: Curriculum,
