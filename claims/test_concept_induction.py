@@ -1,19 +1,3 @@
-"""Claim: patching C's mean latent induces C in a held-out pair (mid band, seen and
-English-only sources, per seen output language).
+"""`pytest claims/` in a clone: collects the packaged claim test of the same name."""
 
-Statistics, SESOI and the paper's effect: :mod:`conceptpatch.claims.induction`.
-"""
-
-import pytest
-from conceptpatch.claims import induction as claim
-
-
-@pytest.fixture(scope="module")
-def verdicts(results, alpha, design):
-    found = claim.evaluate(results, alpha or claim.CLAIM.alpha, design=design)
-    return {v.case: v for v in found}
-
-
-@pytest.mark.claim_cases(cases=claim.cases)
-def test_concept_induction(case, verdicts, check_verdict):
-    check_verdict(verdicts, claim.CLAIM.id, case)
+from conceptpatch.claim_tests.test_concept_induction import *  # noqa: F403

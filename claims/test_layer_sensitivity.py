@@ -1,18 +1,3 @@
-"""Claim: mid layers patch, the last layers fail (the paper's bands scaled by depth).
+"""`pytest claims/` in a clone: collects the packaged claim test of the same name."""
 
-Statistics, SESOI and the paper's effect: :mod:`conceptpatch.claims.layers`.
-"""
-
-import pytest
-from conceptpatch.claims import layers as claim
-
-
-@pytest.fixture(scope="module")
-def verdicts(results, alpha, design):
-    found = claim.evaluate(results, alpha or claim.CLAIM.alpha, design=design)
-    return {v.case: v for v in found}
-
-
-@pytest.mark.claim_cases(cases=claim.cases)
-def test_mid_layers_patch_and_late_layers_fail(case, verdicts, check_verdict):
-    check_verdict(verdicts, claim.CLAIM.id, case)
+from conceptpatch.claim_tests.test_layer_sensitivity import *  # noqa: F403

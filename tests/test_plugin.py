@@ -1,13 +1,13 @@
 """The pytest plugin through pytester: a synthetic suite and results, no model anywhere."""
 
 import json
-from pathlib import Path
 
 import pytest
+from conceptpatch.claimrun import claim_tests_dir
 
 pytest_plugins = ["pytester"]
 
-CLAIMS = Path(__file__).resolve().parents[1] / "claims"
+CLAIMS = claim_tests_dir()  # the packaged claim tests (claims/ in the clone imports them)
 
 CONFTEST = '''
 from types import SimpleNamespace
@@ -27,13 +27,14 @@ def rate(ci, setting, layer, lang):
 
 
 EXPECT = ()
+CLAIMS = {}
 
 
 def pytest_conceptpatch_load_suite(config, path):
     ck = [SimpleNamespace(name=n, step=s, tokens=s, phase=p) for n, s, p in CKS]
     return SimpleNamespace(name="synthetic", checkpoints=ck, seen=("en", "fr", "de"),
                            unseen=("cy",), settings=("seen", "en_en", "unpatched"),
-                           expect=EXPECT)
+                           expect=EXPECT, claims=CLAIMS)
 
 
 def pytest_conceptpatch_results(config, suite, store, checkpoints):
@@ -70,7 +71,7 @@ def claim_dir(pytester):
 
 def run(pytester, *args, subprocess=False):
     store, report = pytester.path / "store", pytester.path / "report"
-    args = ("--store", str(store), "--report", str(report), "-rA", *args)
+    args = ("--cp-store", str(store), "--cp-report", str(report), "-rA", *args)
     result = (pytester.runpytest_subprocess if subprocess else pytester.runpytest)(*args)
     return result, json.loads((report / "verdicts.json").read_text())
 
@@ -127,14 +128,25 @@ def test_xdist_gives_the_serial_verdicts(claim_dir):
 
 
 def test_new_checkpoint_runs_only_the_gate(claim_dir):
-    result, records = run(claim_dir, "--new-checkpoint", "s2")
+    result, records = run(claim_dir, "--cp-new-checkpoint", "s2")
     assert {r["claim_id"] for r in records} == {"regression"}
     assert len(records) == 6
     result.stdout.fnmatch_lines(["*deselected*"])
 
 
+def test_gate_window_and_margin_come_from_the_suite(claim_dir):
+    _, default = run(claim_dir, "--cp-new-checkpoint", "s3")
+    assert {tuple(r["evidence"]["earlier"]) for r in default} == {("s1", "s2")}
+    assert {r["sesoi"] for r in default} == {0.10}
+    keys = 'CLAIMS = {"gate_window": 1, "gate_margin": 0.3}'
+    claim_dir.makeconftest(CONFTEST.replace("CLAIMS = {}", keys))
+    _, records = run(claim_dir, "--cp-new-checkpoint", "s3")
+    assert {tuple(r["evidence"]["earlier"]) for r in records} == {("s2",)}
+    assert {r["sesoi"] for r in records} == {0.3}
+
+
 def test_unknown_new_checkpoint_names_the_choices(claim_dir):
-    result = claim_dir.runpytest("--new-checkpoint", "nope", "--store",
+    result = claim_dir.runpytest("--cp-new-checkpoint", "nope", "--cp-store",
                                  str(claim_dir.path / "s"))
     result.stdout.fnmatch_lines(["*--new-checkpoint 'nope' is not a checkpoint*s0, s1, s2, s3*"])
 
@@ -142,8 +154,8 @@ def test_unknown_new_checkpoint_names_the_choices(claim_dir):
 def test_options_registered_once_and_unit_tests_unaffected(pytester):
     pytester.makeconftest('pytest_plugins = ["conceptpatch.pytest_plugin"]\n')
     pytester.makepyfile(test_unit="def test_one():\n    assert 1\n")
-    result = pytester.runpytest("--suite", "does/not/exist.toml")
+    result = pytester.runpytest("--cp-suite", "does/not/exist.toml")
     result.assert_outcomes(passed=1)
     assert not (pytester.path / "reports").exists()
     help_text = pytester.runpytest("--help").stdout.str()
-    assert "conceptpatch" in help_text and "--new-checkpoint" in help_text
+    assert "conceptpatch" in help_text and "--cp-new-checkpoint" in help_text

@@ -1,4 +1,4 @@
-"""The ``conceptpatch`` command: run, check, report, annotate, organism.
+"""The ``conceptpatch`` command: run, check, claims, report, annotate, organism.
 
 Errors on bad input print one line naming the problem and the fix and exit with status 2; an
 interrupted run exits with 130 after saying how to resume (finished units are kept); any other
@@ -263,6 +263,76 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_claims(args: argparse.Namespace) -> int:
+    from conceptpatch.claimrun import run_claims
+
+    return run_claims(
+        args.suite, args.store, new_checkpoint=args.new_checkpoint, report=args.report,
+        no_compute=args.no_compute, inconclusive=args.inconclusive,
+    )
+
+
+def _version() -> str:
+    """The installed distribution's version (the source tree's when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("conceptpatch")
+    except PackageNotFoundError:
+        from conceptpatch import __version__
+
+        return __version__
+
+
+_CLAIMS_EPILOG = """exit status:
+  0    every claim case's verdict is as expected: supported, the verdict its [[expect]]
+       entry declares, or inconclusive under --inconclusive pass (the default)
+  1    a case failed: refuted, not the declared verdict, inconclusive under
+       --inconclusive fail, or an error while computing or testing
+  2    bad input (suite, store, --new-checkpoint, units missing under --no-compute)
+  3    internal error of pytest;  5  no claim case collected;  130  interrupted
+verdicts.json and the HTML report go to --report (docs/verdicts.md, docs/claims-command.md)."""
+
+
+def _add_claims(sub: Any) -> None:
+    """The ``claims`` subcommand: the packaged claim tests on a suite, from any directory."""
+    from conceptpatch.claimrun import INCONCLUSIVE
+
+    claims = sub.add_parser(
+        "claims", help="test the paper's claims on a suite's results (a CI gate)",
+        description="Run the packaged claim tests on a suite's results through pytest, from\n"
+        "any directory; paths are relative to the working directory. Missing units are\n"
+        "computed first (as `conceptpatch run` does) unless --no-compute is given.",
+        epilog=_CLAIMS_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    claims.add_argument("suite", type=Path, help="suite TOML file")
+    claims.add_argument(
+        "--store", type=_store_arg, metavar="DIR",
+        help="results store: a directory or file:// URL (default: the cache store that"
+        " `conceptpatch run SUITE` fills)",
+    )
+    claims.add_argument(
+        "--new-checkpoint", metavar="NAME",
+        help="regression gate only: is checkpoint NAME significantly worse than the ones"
+        " before it ([claims] gate_window, gate_margin)",
+    )
+    claims.add_argument(
+        "--report", type=Path, metavar="DIR",
+        help="where verdicts.json and the HTML report go (default: reports/<suite name>/)",
+    )
+    claims.add_argument(
+        "--no-compute", action="store_true",
+        help="never load a model: use the stored units only; a missing one is an error naming"
+        " the `conceptpatch run` command that computes it",
+    )
+    claims.add_argument(
+        "--inconclusive", choices=INCONCLUSIVE, default="pass",
+        help="an inconclusive case without a declared expectation: pass (skipped, the"
+        " default) or fail (the run exits 1: an underpowered gate is not green)",
+    )
+    claims.set_defaults(func=_cmd_claims)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from conceptpatch.report import write_report
     from conceptpatch.results import load_store
@@ -320,6 +390,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="conceptpatch", description="Cross-lingual concept patching over LM checkpoints."
     )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_version()}",
+        help="print the conceptpatch version and exit",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="compute a suite's missing results into a store")
@@ -343,6 +417,7 @@ def _parser() -> argparse.ArgumentParser:
         help="also check that hub repositories and revisions exist (no weights are downloaded)",
     )
     check.set_defaults(func=_cmd_check)
+    _add_claims(sub)
 
     report = sub.add_parser("report", help="write the HTML report of a store")
     report.add_argument("store", type=_store_arg, help="results store directory or file:// URL")

@@ -1,8 +1,11 @@
-"""pytest plugin for ``claims/``: options, the session results fixture, verdict records, report.
+"""pytest plugin of the claim tests: options, the session results fixture, verdict records, report.
 
 Wiring only: the statistics live in :mod:`conceptpatch.stats`, the claims in
-:mod:`conceptpatch.claims`, the engine in :mod:`conceptpatch.run`. Registered by the ``pytest11``
-entry point ``conceptpatch.pytest_plugin`` and, for a fresh clone, by the top-level conftest.py.
+:mod:`conceptpatch.claims`, the engine in :mod:`conceptpatch.run`, the claim tests in
+:mod:`conceptpatch.claim_tests` (``claims/`` in a clone imports them; ``conceptpatch claims``
+runs them). Registered by the ``pytest11`` entry point ``conceptpatch.pytest_plugin`` and, for a
+fresh clone, by the top-level conftest.py, so every option is namespaced ``--cp-*``: an unrelated
+pytest session sees no generic option. Relative paths resolve against the working directory.
 Claim tests carry ``@pytest.mark.claim_cases(cases=fn)``; ``fn(axes)`` lists their case ids from the
 suite at collection time, so nothing is computed until a claim test asks for ``results``. Verdicts
 travel as a JSON user property on each test report, so the controller collects them under
@@ -21,13 +24,16 @@ from typing import Any
 import pytest
 
 from conceptpatch import claims, hooks
+from conceptpatch.claimrun import INCONCLUSIVE
 
 VERDICT_PROPERTY = "conceptpatch_verdict"
+#: The version of the ``verdicts.json`` record layout (docs/verdicts.md); bumped on a change.
+VERDICTS_SCHEMA = 1
 
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    """The plugin's command-line options, resolved against the rootdir."""
+    """The plugin's command-line options, paths resolved against the working directory."""
 
     suite: Path
     store: Path | None
@@ -35,6 +41,8 @@ class Options:
     alpha: float | None
     new_checkpoint: str | None
     control_suite: Path | None = None
+    no_compute: bool = False
+    inconclusive: str = "pass"
 
 
 _OPTIONS = pytest.StashKey[Options]()
@@ -46,10 +54,14 @@ _REPORT = pytest.StashKey[str]()
 _CONTROL = pytest.StashKey[Any]()
 
 
+#: The default ``--cp-suite``, relative to the working directory (a clone's root).
+DEFAULT_SUITE = "suites/organism.toml"
+
+
 def _alpha(text: str) -> float:
     value = float(text)
     if not 0.0 < value < 1.0:
-        raise ValueError(f"--alpha {text} must lie strictly between 0 and 1")
+        raise ValueError(f"--cp-alpha {text} must lie strictly between 0 and 1")
     return value
 
 
@@ -58,36 +70,45 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("conceptpatch", "claims of 'When Meanings Meet' run against a suite")
-    group.addoption("--suite", default="suites/organism.toml", metavar="PATH",
-                    help="suite TOML file (default: suites/organism.toml)")
-    group.addoption("--store", default=None, metavar="DIR",
+    group = parser.getgroup("conceptpatch", "claims of 'When Meanings Meet' run against a suite "
+                                            "(relative paths: from the working directory)")
+    group.addoption("--cp-suite", default=None, metavar="PATH",
+                    help=f"suite TOML file (default: {DEFAULT_SUITE})")
+    group.addoption("--cp-store", default=None, metavar="DIR",
                     help="results store (default: <user cache>/conceptpatch/stores/<suite>-<hash>)")
-    group.addoption("--report", default=None, metavar="DIR",
+    group.addoption("--cp-report", default=None, metavar="DIR",
                     help="where the claim report goes (default: reports/<suite name>/)")
-    group.addoption("--alpha", default=None, type=_alpha,
+    group.addoption("--cp-alpha", default=None, type=_alpha, metavar="ALPHA",
                     help="significance level of every claim (default: each claim's, 0.05)")
-    group.addoption("--new-checkpoint", default=None, metavar="NAME",
+    group.addoption("--cp-new-checkpoint", default=None, metavar="NAME",
                     help="regression gate: test only whether checkpoint NAME is significantly "
                          "worse than the checkpoints before it")
-    group.addoption("--control-suite", default=None, metavar="PATH",
+    group.addoption("--cp-control-suite", default=None, metavar="PATH",
                     help="a control run's suite (e.g. suites/organism-no-phase-two.toml): the "
                          "phase-two claim contrasts each language's gain with the control's")
+    group.addoption("--cp-no-compute", action="store_true", default=False,
+                    help="never load a model: use the stored units only and stop with the "
+                         "`conceptpatch run` command that computes any missing one")
+    group.addoption("--cp-inconclusive", default="pass", choices=INCONCLUSIVE,
+                    help="an inconclusive verdict without a declared expectation: pass (a "
+                         "skip, the default) or fail (the run fails)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "claim_cases(cases=fn): parametrize `case` with fn(axes of "
                                        "the suite) at collection time")
     config.addinivalue_line("markers", "regression: the --new-checkpoint regression gate")
-    root = config.rootpath
+    root = config.invocation_params.dir
 
     def resolve(value: str | None) -> Path | None:
         return None if value is None else (root / value).resolve()
 
     config.stash[_OPTIONS] = Options(
-        resolve(config.getoption("suite")), resolve(config.getoption("store")),
-        resolve(config.getoption("report")), config.getoption("alpha"),
-        config.getoption("new_checkpoint"), resolve(config.getoption("control_suite")),
+        resolve(config.getoption("cp_suite") or DEFAULT_SUITE),
+        resolve(config.getoption("cp_store")), resolve(config.getoption("cp_report")),
+        config.getoption("cp_alpha"), config.getoption("cp_new_checkpoint"),
+        resolve(config.getoption("cp_control_suite")), config.getoption("cp_no_compute"),
+        config.getoption("cp_inconclusive"),
     )
     config.stash[_VERDICTS] = []
     config.pluginmanager.register(_VerdictCollector(config), "conceptpatch-verdicts")
@@ -105,6 +126,11 @@ def pytest_conceptpatch_results(
     config: pytest.Config, suite: Any, store: Path, checkpoints: list[str] | None
 ) -> Any:
     from conceptpatch.annotate import apply_annotations
+
+    if config.stash[_OPTIONS].no_compute:
+        from conceptpatch.claimrun import stored_results
+
+        return apply_annotations(stored_results(suite, store, checkpoints), store)
     from conceptpatch.run import run_suite
 
     return apply_annotations(run_suite(suite, store, checkpoints, progress=True), store)
@@ -131,13 +157,17 @@ def _axes(config: pytest.Config) -> claims.Axes:
     """Checkpoints and languages of the suite; resolving may build the organism (locked, once)."""
     if _AXES not in config.stash:
         suite = _suite(config)
+        opts = config.stash[_OPTIONS]
         if not hasattr(suite, "checkpoints"):
             from conceptpatch.pipeline import needs_training
             from conceptpatch.suite import resolve
 
-            if config.stash[_OPTIONS].new_checkpoint is None and needs_training(suite):
-                _results(config)  # trains the organism while computing its units (run_suite)
-            suite = resolve(suite)
+            if opts.no_compute:
+                suite = resolve(suite, build=False)  # builds and trains nothing
+            else:
+                if opts.new_checkpoint is None and needs_training(suite):
+                    _results(config)  # trains the organism while computing its units
+                suite = resolve(suite)
         upto = config.stash[_OPTIONS].new_checkpoint
         config.stash[_AXES] = claims.axes_from_suite(suite, upto=upto)
     return config.stash[_AXES]
@@ -159,6 +189,20 @@ def _results(config: pytest.Config) -> Any:
                 if c in df.columns]
         config.stash[_RESULTS] = df.sort_values(keys, kind="stable").reset_index(drop=True)
     return config.stash[_RESULTS]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With ``--cp-no-compute``, load the stored results up front: a missing unit (or an
+    untrained organism) ends the run with its one-line fix before anything is collected."""
+    config = session.config
+    if _OPTIONS not in config.stash or not config.stash[_OPTIONS].no_compute:
+        return
+    from conceptpatch.errors import ConceptPatchError
+
+    try:
+        _results(config)
+    except ConceptPatchError as err:
+        raise pytest.UsageError(f"conceptpatch: {' '.join(str(err).split())}") from None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -183,7 +227,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def suite(request: pytest.FixtureRequest) -> Any:
-    """The suite named by ``--suite``."""
+    """The suite named by ``--cp-suite``."""
     return _suite(request.config)
 
 
@@ -221,7 +265,7 @@ def design(request: pytest.FixtureRequest) -> claims.Design:
 
 @pytest.fixture(scope="session")
 def control_results(request: pytest.FixtureRequest) -> Any:
-    """The ``--control-suite`` run's results (computed like the suite's), or None."""
+    """The ``--cp-control-suite`` run's results (computed like the suite's), or None."""
     config = request.config
     path = config.stash[_OPTIONS].control_suite
     if path is None:
@@ -249,7 +293,8 @@ def check_verdict(request: pytest.FixtureRequest):
     """Record a case's verdict and turn it into the test outcome.
 
     A verdict the suite declares in ``[[expect]]`` (with its measured reason) is an xfail; any
-    other verdict where an expectation exists fails the test, like a strict xfail.
+    other verdict where an expectation exists fails the test, like a strict xfail. Without one,
+    supported passes, refuted fails, inconclusive skips (``--cp-inconclusive fail``: fails).
     """
 
     def check(found: Mapping[str, claims.Verdict], claim_id: str, case: str) -> None:
@@ -260,6 +305,9 @@ def check_verdict(request: pytest.FixtureRequest):
                "expected_reason": expected["reason"] if expected else None}
         request.node.user_properties.append((VERDICT_PROPERTY, json.dumps(rec)))
         if expected is None:
+            if verdict.verdict == "inconclusive" and _fails_inconclusive(request.config):
+                pytest.fail(f"inconclusive, a failure under the policy 'fail': "
+                            f"{verdict.message}", pytrace=False)
             claims.assert_verdict(verdict)
         elif verdict.verdict == expected["verdict"]:
             pytest.xfail(f"expected {verdict.verdict}: {expected['reason']} ({verdict.message})")
@@ -270,15 +318,19 @@ def check_verdict(request: pytest.FixtureRequest):
     return check
 
 
+def _fails_inconclusive(config: pytest.Config) -> bool:
+    return config.stash[_OPTIONS].inconclusive == "fail"
+
+
 @pytest.fixture(scope="session")
 def alpha(request: pytest.FixtureRequest) -> float | None:
-    """``--alpha``, or None to use each claim's own."""
+    """``--cp-alpha``, or None to use each claim's own."""
     return request.config.stash[_OPTIONS].alpha
 
 
 @pytest.fixture(scope="session")
 def new_checkpoint(request: pytest.FixtureRequest) -> str | None:
-    """``--new-checkpoint``: the checkpoint under the regression gate, or None."""
+    """``--cp-new-checkpoint``: the checkpoint under the regression gate, or None."""
     return request.config.stash[_OPTIONS].new_checkpoint
 
 
@@ -314,9 +366,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config.stash[_VERDICTS] = records
     opts = config.stash[_OPTIONS]
     suite = _suite(config)
-    out = opts.report or config.rootpath / "reports" / str(suite.name)
+    out = opts.report or config.invocation_params.dir / "reports" / str(suite.name)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "verdicts.json").write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
+    (out / "verdicts.json").write_text(verdicts_json(records))
     try:
         from conceptpatch.report import write_report
     except ImportError:
@@ -328,6 +380,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         config.stash[_REPORT] = f"{out / 'verdicts.json'} (report failed: {exc!r})"
         return
     config.stash[_REPORT] = str(path)
+
+
+def verdicts_json(records: list[dict[str, Any]]) -> str:
+    """The text of ``verdicts.json``: the records, each with its schema version (docs/verdicts.md)
+    so that a consumer can tell layouts apart."""
+    rows = [{**r, "schema_version": VERDICTS_SCHEMA} for r in records]
+    return json.dumps(rows, indent=1, sort_keys=True) + "\n"
 
 
 def _cell(value: Any, digits: int = 3) -> str:

@@ -9,6 +9,8 @@ is at least the margin; it passes (supported) when every drop's upper bound is b
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from conceptpatch.claims.common import (
@@ -32,7 +34,14 @@ CLAIM = Claim(
     id="regression", paper=PAPER, version=2, alpha=0.05, sesoi=0.10, paper_effect=0.0,
     statement="A new checkpoint patches no worse than the checkpoints before it.",
 )
-WINDOW = 2  # how many earlier checkpoints the new one is compared with
+WINDOW = 2  # how many earlier checkpoints the new one is compared with (``[claims] gate_window``)
+
+
+def gate(suite: Any) -> tuple[int, float]:
+    """The gate's window and margin from ``[claims] gate_window`` / ``gate_margin`` (defaults:
+    :data:`WINDOW` earlier checkpoints, a drop of the claim's SESOI)."""
+    spec = getattr(suite, "claims", None) or {}
+    return int(spec.get("gate_window", WINDOW)), float(spec.get("gate_margin", CLAIM.sesoi))
 
 
 def cases(axes: Axes) -> list[str]:

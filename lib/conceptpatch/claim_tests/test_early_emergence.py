@@ -1,0 +1,19 @@
+"""Claim: the shared concept space appears early in training, not gradually.
+
+Statistics, SESOI and the paper's effect: :mod:`conceptpatch.claims.emergence`.
+"""
+
+import pytest
+
+from conceptpatch.claims import emergence as claim
+
+
+@pytest.fixture(scope="module")
+def verdicts(results, alpha, design):
+    found = claim.evaluate(results, alpha or claim.CLAIM.alpha, design=design)
+    return {v.case: v for v in found}
+
+
+@pytest.mark.claim_cases(cases=claim.cases)
+def test_emerges_early(case, verdicts, check_verdict):
+    check_verdict(verdicts, claim.CLAIM.id, case)

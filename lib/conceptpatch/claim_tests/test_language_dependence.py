@@ -1,0 +1,19 @@
+"""Claim: patching success depends on the output language.
+
+Statistics, SESOI and the paper's effect: :mod:`conceptpatch.claims.language`.
+"""
+
+import pytest
+
+from conceptpatch.claims import language as claim
+
+
+@pytest.fixture(scope="module")
+def verdicts(results, alpha, design):
+    found = claim.evaluate(results, alpha or claim.CLAIM.alpha, design=design)
+    return {v.case: v for v in found}
+
+
+@pytest.mark.claim_cases(cases=claim.cases)
+def test_success_depends_on_output_language(case, verdicts, check_verdict):
+    check_verdict(verdicts, claim.CLAIM.id, case)

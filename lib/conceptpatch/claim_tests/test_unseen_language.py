@@ -1,0 +1,19 @@
+"""Claim: an unseen output language fails, and its failures are copies or unrelated words.
+
+Statistics, SESOI and the paper's effect: :mod:`conceptpatch.claims.unseen`.
+"""
+
+import pytest
+
+from conceptpatch.claims import unseen as claim
+
+
+@pytest.fixture(scope="module")
+def verdicts(results, alpha, design):
+    found = claim.evaluate(results, alpha or claim.CLAIM.alpha, design=design)
+    return {v.case: v for v in found}
+
+
+@pytest.mark.claim_cases(cases=claim.cases)
+def test_unseen_language_fails(case, verdicts, check_verdict):
+    check_verdict(verdicts, claim.CLAIM.id, case)
