@@ -18,8 +18,9 @@ from torch import nn
 #: model_type -> extra config keys a tiny model of that family needs.
 FAMILIES: dict[str, dict] = {
     "llama": {}, "mistral": {}, "mixtral": {"num_local_experts": 3}, "qwen2": {}, "qwen3": {},
-    "qwen3_moe": {"num_experts": 3, "num_experts_per_tok": 2}, "gemma": {"head_dim": 8}, "gemma2": {"head_dim": 8},
-    "gemma3_text": {"head_dim": 8}, "olmo": {}, "olmo2": {}, "phi": {}, "phi3": {}, "gpt2": {},
+    "qwen3_moe": {"num_experts": 3, "num_experts_per_tok": 2}, "gemma": {"head_dim": 8},
+    "gemma2": {"head_dim": 8}, "gemma3_text": {"head_dim": 8}, "olmo": {}, "olmo2": {},
+    "phi": {}, "phi3": {}, "gpt2": {},
     "gpt_neox": {}, "gptj": {"rotary_dim": 4}, "bloom": {}, "falcon": {}, "opt": {},
     "stablelm": {}, "starcoder2": {}, "mpt": {}, "gpt_bigcode": {}, "apertus": {}, "xglm": {},
 }  # fmt: skip

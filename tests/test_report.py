@@ -331,7 +331,7 @@ def test_figures_show_the_declared_band(results):
     assert plots.band_best_layer(data, Design(band="mid")) in (1, 2)  # ... not in the band
     assert plots.band_best_layer(data, Design(band=(3,))) == 3
     heat = plots.layer_heatmap(data, seen_outputs=True, design=Design())
-    assert heat.png and "bands scaled by the model" in heat.caption
+    assert heat.png and "scaled by the model's depth (mid: layers 1–2 of 4" in heat.caption
     assert plots.claim_curves(data, Design(early_fraction=0.5)).png
 
 
@@ -346,3 +346,23 @@ def test_read_depth_from_word_self_rows():
     word = df.assign(position="word", setting=df["setting"].replace({"seen": "self"}))
     (row,) = read_depth_records(word)
     assert row["depth"] == "2/6" and row["layer"] == "2"
+
+
+def test_band_texts_follow_the_models_depth():
+    assert plots.band_spans(24) == "mid: layers 6–14 of 24, late: 16+ of 24"  # the paper's
+    assert plots.band_spans(18) == "mid: layers 5–10 of 18, late: 12+ of 18"
+    heat = plots.layer_heatmap(synthetic_results(n_layers=18, trials=2), seen_outputs=True,
+                               design=Design())
+    assert "of 18" in heat.caption and "of 24)" not in heat.caption.replace("its 24", "")
+
+
+def test_one_checkpoint_gets_layer_curves_by_output_language():
+    """A heatmap of one column says little: a one-checkpoint suite draws a line per language."""
+    from conceptpatch.report import _claim_figure
+
+    one = synthetic_results(checkpoints=CHECKPOINTS[-1:], n_layers=18, trials=3)
+    curves = _claim_figure("heatmap", one, Design())
+    assert curves["title"] == "Success over patch layer, by output language" and curves["png"]
+    assert "of 18" in curves["caption"]
+    several = _claim_figure("heatmap", synthetic_results(), Design())
+    assert several["title"] == "Success over patch layer × checkpoint"

@@ -23,6 +23,7 @@ __all__ = [
     "CATEGORY_ORDER",
     "Plot",
     "band_best_layer",
+    "band_spans",
     "best_layer",
     "category_bars",
     "checkpoint_order",
@@ -30,6 +31,7 @@ __all__ = [
     "fig_to_base64",
     "induction_layers",
     "language_rates",
+    "layer_curves",
     "layer_heatmap",
     "outcome",
     "patched",
@@ -161,6 +163,21 @@ def _band_label(name: str) -> str:
     return f"{name} band ({lo:g}–{hi:g} of depth)"
 
 
+def band_spans(n_layers: int) -> str:
+    """The paper's mid and late bands in this model's layers, e.g. "mid: layers 5–10 of 18,
+    late: 12+ of 18" (the paper's 6–14 and 16+ of 24 scaled by depth)."""
+    parts = []
+    for name in ("mid", "late"):
+        inside = [j for j in range(n_layers) if band_of(j, n_layers) == name]
+        if not inside:
+            parts.append(f"{name}: no layer of {n_layers}")
+        elif name == "late" and inside[-1] == n_layers - 1:
+            parts.append(f"{name}: {inside[0]}+ of {n_layers}")
+        else:
+            parts.append(f"{name}: layers {inside[0]}–{inside[-1]} of {n_layers}")
+    return ", ".join(parts)
+
+
 def layer_heatmap(results: pd.DataFrame, setting: str = "seen", position: str = "last",
                   seen_outputs: bool = False, design: Design | None = None) -> Plot:
     """Heatmap of exact-match success over patch layer (rows) x checkpoint (columns, by step).
@@ -205,10 +222,11 @@ def layer_heatmap(results: pd.DataFrame, setting: str = "seen", position: str = 
         ax.axvline(x, color="red", linewidth=2)
         ax.text(x, n_rows - 0.5, " phase 2", color="red", va="bottom", ha="left", fontsize=8)
     if design is not None:
-        _draw_bands(ax, [int(v) for v in grid.index], int(rows["n_layers"].iloc[0]), design,
-                    n_cols)
-        caption += (" Brackets: the paper's layer bands scaled by the model's depth (mid: "
-                    "layers 6–14 of 24, late: 16+ of 24); the declared band is drawn solid.")
+        n_layers = int(rows["n_layers"].iloc[0])
+        _draw_bands(ax, [int(v) for v in grid.index], n_layers, design, n_cols)
+        caption += (" Brackets: the paper's layer bands (6–14 and 16+ of its 24 layers) scaled "
+                    f"by the model's depth ({band_spans(n_layers)}); the declared band is drawn "
+                    "solid.")
     fig.colorbar(im, ax=ax, label="exact-match rate", pad=0.07 if design is not None else 0.05)
     return Plot(title, caption, png=fig_to_base64(fig))
 
@@ -586,6 +604,54 @@ def induction_layers(results: pd.DataFrame, design: Design | None = None,
     ax.set_xticks(layers)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=8,
+              frameon=False)
+    return Plot(title, caption, png=fig_to_base64(fig))
+
+
+def layer_curves(results: pd.DataFrame, design: Design | None = None, setting: str = "seen",
+                 position: str = "last") -> Plot:
+    """Exact rate of C per first patched layer, one line per seen output language and their
+    pool, at the final checkpoint: the layer figure of a suite with one checkpoint, where a
+    heatmap would be a single column."""
+    design = _declared(design)
+    final = _final(results)
+    data = results[results["checkpoint"] == final] if final is not None else results
+    rows = _seen_patched(data, setting, position)
+    title = "Success over patch layer, by output language"
+    if rows.empty:
+        return Plot(title, "", note=f"No patched '{setting}' trials into seen output languages "
+                    "at the final checkpoint; figure skipped.")
+    n_layers = int(rows["n_layers"].iloc[0])
+    caption = (
+        f"Checkpoint {final}, setting '{setting}', position '{position}': exact rate of C per "
+        "first patched layer j (patched at j and every later layer), one line per seen output "
+        "language, the pooled rate in black with its Wilson 95% band; shaded: the paper's bands "
+        f"scaled by depth ({band_spans(n_layers)}; declared: {_band_label_of(design)}).")
+    fig = Figure(figsize=_CLAIM_SIZE)
+    ax = fig.add_subplot()
+    by_lang = _rate_of(rows, "exact", ["output_lang", "layer"])
+    for k, (lang, r) in enumerate(by_lang.groupby("output_lang", sort=True)):
+        r = r.sort_values("layer")
+        ax.plot(r["layer"], r["rate"], marker="o", markersize=3, linewidth=1.2,
+                color=f"C{k % 10}", label=str(lang))
+    pooled = _rate_of(rows, "exact", ["layer"]).sort_values("layer")
+    ax.plot(pooled["layer"], pooled["rate"], color="black", linewidth=2.4, label="pooled")
+    ax.fill_between(pooled["layer"], pooled["low"], pooled["high"], color="black", alpha=0.12,
+                    linewidth=0)
+    layers = sorted(int(j) for j in pooled["layer"])
+    for name in ("mid", "late"):
+        pos = _band_rows(layers, n_layers, name)
+        if pos:
+            lo, hi = layers[min(pos)] - 0.5, layers[max(pos)] + 0.5
+            ax.axvspan(lo, hi, color=_BAND_COLOURS[name], alpha=0.10, linewidth=0)
+            ax.text((lo + hi) / 2, 1.03, name + (" (declared)" if design.band == name else ""),
+                    ha="center", va="bottom", fontsize=8, color=_BAND_COLOURS[name])
+    ax.set_ylim(-0.02, 1.1)
+    ax.set_xlabel("first patched layer j")
+    ax.set_ylabel("exact rate of C")
+    ax.set_xticks(layers)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=6, fontsize=8,
               frameon=False)
     return Plot(title, caption, png=fig_to_base64(fig))
 

@@ -244,7 +244,9 @@ def _claim_figure(kind: str, results: pd.DataFrame, design: Any) -> dict[str, An
     """One claim figure as a dict; a figure that fails to draw becomes a note."""
     draw = {
         "induction": lambda: plots.induction_layers(results, design),
-        "heatmap": lambda: plots.layer_heatmap(results, seen_outputs=True, design=design),
+        "heatmap": lambda: (
+            plots.layer_curves(results, design) if results["checkpoint"].nunique() == 1
+            else plots.layer_heatmap(results, seen_outputs=True, design=design)),
         "curves": lambda: plots.claim_curves(results, design),
         "phase_two": lambda: plots.phase_two_bars(results, design),
         "unseen": lambda: plots.unseen_bars(results, design),
