@@ -165,6 +165,9 @@ CASES = [
         "check",
         None,
     ),
+    ("device gpu", _suite(model={"device": "gpu"}), "check", 'did you mean "cuda"'),
+    ("empty layers", _suite(patch={"layers": []}), "check", "patch.layers is empty"),
+    ("gguf file missing", _suite(), "check", None),
     ("unknown --checkpoint", _suite(), "run --checkpoint nope", "not in suite"),
     ("bad --shard", _suite(), "run --shard 3", "is not i/n"),
 ]
@@ -180,10 +183,15 @@ def _fix_special(case_id: str, tmp: Path, path: Path) -> Path:
         data = suite_data()
         data["model"] = {"checkpoints": [{"name": "a", "path": "x"}, {"name": "a", "path": "y"}]}
         path.write_text(dump_toml(data))
+    if case_id == "gguf file missing":
+        data = suite_data()
+        data["model"] = {"checkpoints": [{"name": "g", "gguf": "none.gguf"}]}
+        path.write_text(dump_toml(data))
     return path
 
 
-EXPECT_SPECIAL = {"lexicon file missing": "does not exist", "duplicate checkpoint names": "unique"}
+EXPECT_SPECIAL = {"lexicon file missing": "does not exist", "duplicate checkpoint names": "unique",
+                  "gguf file missing": "GGUF file"}
 
 
 @pytest.mark.parametrize(("case_id", "build", "command", "says"), CASES, ids=[c[0] for c in CASES])
@@ -297,6 +305,13 @@ def test_missing_local_checkpoint(tmp_path):
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(Checkpoint("c", path=str(tmp_path / "nope")))
     assert "does not exist" in _one_line(err)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a machine with CUDA can load onto it")
+def test_cuda_on_a_machine_without_it_names_the_fix(tiny_dirs):
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(Checkpoint("c", path=str(tiny_dirs["llama"])), device="cuda")
+    assert 'device = "cpu"' in _one_line(err)
 
 
 def test_pickle_only_weights_are_refused(tmp_path):

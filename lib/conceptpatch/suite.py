@@ -265,6 +265,13 @@ def _validate_model(model: Mapping[str, Any]) -> None:
             f" and/or glob (found {', '.join(sources) or 'none'}): keep one of them"
         )
     _choice("model.dtype", str(model.get("dtype", "float32")), tuple(DTYPES))
+    device = str(model.get("device", "cpu"))
+    if not re.fullmatch(r"cpu|mps|(cuda|xpu)(:\d+)?", device):
+        hint = ' (did you mean "cuda"?)' if device.startswith("gpu") else ""
+        raise SuiteError(
+            f"model.device {device!r} is not a torch device{hint}: use \"cpu\", \"cuda\","
+            ' "cuda:1", ... or "mps"'
+        )
     if "random" in model:
         from conceptpatch.tiny import ARCHITECTURES
 
@@ -403,6 +410,8 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
     for s in settings:
         _choice("patch.settings entry", s, SETTINGS)
     layers = patch.get("layers", "all")
+    if layers == []:
+        raise SuiteError('patch.layers is empty: list the first patched layers, or "all"')
     try:
         template = Template(
             line=prompt.get("template", DEFAULT_TEMPLATE), separator=prompt.get("separator", "\n")
