@@ -294,3 +294,18 @@ def test_suite_hash_follows_the_lexicon_content_not_its_path(tmp_path):
     assert load_suite(_write(tmp_path, data)).settings_hash() == first
     (moved / "t.csv").write_text("ID,PoS,ENG_1\n1,N,dog\n", encoding="utf-8")
     assert load_suite(_write(tmp_path, data)).settings_hash() != first
+
+
+def test_check_prints_power_only_for_the_claims_a_suite_can_test(capsys):
+    """Pythia has one data phase: no phase-two power; a lone checkpoint has no training claims."""
+    folder = SUITES[0].parent
+    assert main(["check", str(folder / "pythia-410m.toml")]) == 0
+    out = capsys.readouterr().out
+    power = next(line for line in out.splitlines() if "power at" in line)
+    assert "phase_two" not in power and "stability" in power
+    assert "not testable here: phase_two (needs checkpoints of data phases 1 and 2)" in out
+    assert main(["check", str(folder / "eurollm-1.7b.toml")]) == 0
+    lone = capsys.readouterr().out
+    for claim in ("early_emergence", "stability", "phase_two"):
+        assert f"not testable here: {claim}" in lone
+    assert "not testable here: unseen_language" not in lone  # cy is unseen

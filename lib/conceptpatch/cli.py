@@ -95,6 +95,22 @@ def _resume_command(args: argparse.Namespace, store: Path | str) -> str:
     return " ".join(parts)
 
 
+def _untestable(checkpoints: Sequence[Any], unseen: Sequence[str]) -> dict[str, str]:
+    """The claims a suite's checkpoints and languages give no case, each with the reason."""
+    out: dict[str, str] = {}
+    phases = {c.phase for c in checkpoints}
+    per_phase = max((sum(c.phase == p for c in checkpoints) for p in phases), default=0)
+    if len(checkpoints) < 2:
+        out["early_emergence"] = "needs checkpoints across training"
+    if per_phase < 2:
+        out["stability"] = "needs two checkpoints of one data phase"
+    if not {1, 2} <= phases:
+        out["phase_two"] = "needs checkpoints of data phases 1 and 2"
+    if not unseen:
+        out["unseen_language"] = "the suite lists no unseen language"
+    return out
+
+
 def _local_problems(suite: Any, checkpoints: Sequence[Any]) -> list[str]:
     """Offline problems of the local checkpoints: missing, pickle-only, unknown arch, layers."""
     from conceptpatch.checkpoints import _check_local, check_architecture
@@ -242,10 +258,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"  trials per unit: {trials} (k={suite.k}, shots {suite.shots})")
     from conceptpatch.claims.calibration import planned_power
 
+    out_of_reach = _untestable(checkpoints, suite.unseen)
     power = ", ".join(f"{c} {'not simulated' if p is None else f'{p:.2f}'}"
-                      for c, p in planned_power(suite.trials).items())
+                      for c, p in planned_power(suite.trials).items() if c not in out_of_reach)
     print(f"  power at {suite.trials} trials per output language (the paper's effects, "
-          f"simulated; README: Statistics): {power}")
+          f"simulated; docs/claims-and-statistics.md): {power or 'no claim testable'}")
+    for claim, why in out_of_reach.items():
+        print(f"  not testable here: {claim} ({why})")
     model = suite.model
     print(
         f"  model: dtype {suite.dtype}, device {suite.device}, device_map"
