@@ -65,13 +65,13 @@ def synthetic_results(checkpoints=CHECKPOINTS, n_layers: int = 4, trials: int = 
 
 VERDICTS = [
     {"claim_id": "concept_induction", "case": "seen/c4k", "verdict": "supported",
-     "effect": 0.52, "ci_low": 0.41, "ci_high": 0.63, "pvalue": 1e-9, "n": 120, "power": 0.99,
+     "effect": 0.52, "ci_low": 0.41, "ci_high": 0.63, "pvalue": 1e-9, "n": 120,
      "message": "success 0.54 above baseline 0.02"},
     {"claim_id": "unseen_language", "case": "cy", "verdict": "refuted", "effect": 0.3,
-     "ci_low": 0.1, "ci_high": 0.5, "pvalue": 0.02, "n": 40, "power": 0.8,
+     "ci_low": 0.1, "ci_high": 0.5, "pvalue": 0.02, "n": 40,
      "message": "<b>success</b> 0.30 above bound 0.10"},
     {"claim_id": "phase_two", "case": "de", "verdict": "inconclusive", "effect": float("nan"),
-     "ci_low": None, "ci_high": None, "pvalue": None, "n": 5, "power": 0.12,
+     "ci_low": None, "ci_high": None, "pvalue": None, "n": 5,
      "message": "too few trials"},
 ]
 

@@ -17,4 +17,4 @@ def pytest_conceptpatch_load_suite(config: pytest.Config, path: Path) -> Any:
 def pytest_conceptpatch_results(
     config: pytest.Config, suite: Any, store: Path, checkpoints: list[str] | None
 ) -> Any:
-    """Return the results table of ``suite`` (default: ``conceptpatch.run.run_suite``)."""
+    """Return the results table of ``suite`` (default: ``conceptpatch.pipeline.run_pipelined``)."""

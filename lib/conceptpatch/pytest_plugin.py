@@ -131,9 +131,9 @@ def pytest_conceptpatch_results(
         from conceptpatch.claimrun import stored_results
 
         return apply_annotations(stored_results(suite, store, checkpoints), store)
-    from conceptpatch.run import run_suite
+    from conceptpatch.pipeline import run_pipelined
 
-    return apply_annotations(run_suite(suite, store, checkpoints, progress=True), store)
+    return apply_annotations(run_pipelined(suite, store, checkpoints, progress=True), store)
 
 
 def _suite(config: pytest.Config) -> Any:

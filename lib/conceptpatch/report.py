@@ -134,7 +134,6 @@ def verdict_records(verdicts: Sequence[Any]) -> list[dict[str, str]]:
             "raw_pvalue": _pvalue(v.get("raw_pvalue")),
             "qvalue": _pvalue(v.get("bh_qvalue")),
             "n": _count(v.get("n")),
-            "power": _number(v.get("power"), 2),
             "sesoi": _number(v.get("sesoi"), 2),
             "expected": str(expected) if expected else "",
             "expected_reason": str(v.get("expected_reason", "") or ""),
@@ -497,7 +496,7 @@ def write_report(results: pd.DataFrame, verdicts: Sequence[Any], suite: Any,
     """Write ``out_dir/index.html`` (atomically: temp file, then rename) and return its path.
 
     ``verdicts`` are records (dicts with claim_id, case, verdict, effect, ci_low, ci_high, pvalue,
-    n, power, message and optional reading, raw_pvalue, bh_qvalue, sesoi, paper_effect,
+    n, message and optional reading, raw_pvalue, bh_qvalue, sesoi, paper_effect,
     expected, expected_reason and evidence) or objects with ``to_record()``; ``suite`` is a Suite,
     a dict or None. Pass results through :func:`conceptpatch.annotate.apply_annotations` first so
     that manual labels take precedence.
