@@ -31,6 +31,7 @@ from conceptpatch.lexicon import (
     language,
     load_lexicon,
 )
+from conceptpatch.lexicons.registry import FORMATS
 from conceptpatch.patching import POSITION_MODES
 from conceptpatch.prompts import DEFAULT_TEMPLATE, Template
 
@@ -54,7 +55,7 @@ TRIAL_PLAN = 2
 #: Source settings of the paper, plus the unpatched baseline.
 SETTINGS: tuple[str, ...] = ("seen", "target", "en_en", "self", "unpatched")
 SHOTS: tuple[str, ...] = ("per_trial", "per_pair")
-LEXICON_FORMATS: tuple[str, ...] = ("long_csv", "multisimlex", "concepticon")
+LEXICON_FORMATS: tuple[str, ...] = tuple(FORMATS)
 
 
 def _is_int(v: Any) -> bool:

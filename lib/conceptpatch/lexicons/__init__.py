@@ -1,0 +1,1 @@
+"""Lexicon sources, one module each (cldr, concepticon, multisimlex, long_csv) behind `registry`."""
