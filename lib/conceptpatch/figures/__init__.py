@@ -1,0 +1,1 @@
+"""Report figures grouped by what they show: layers, training, languages, categories."""

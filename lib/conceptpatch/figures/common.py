@@ -1,0 +1,258 @@
+"""What every figure shares: `Plot`, PNG encoding, colours, trial selection and rates."""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from statsmodels.stats.proportion import proportion_confint
+
+from conceptpatch.claims.common import BANDS, LABEL_TO_CATEGORY, Design, band_of
+
+__all__ = [
+    "BAND_COLOURS",
+    "CATEGORY_COLOURS",
+    "CATEGORY_ORDER",
+    "CLAIM_SIZE",
+    "SETTING_COLOURS",
+    "Plot",
+    "band_best_layer",
+    "band_label",
+    "band_label_of",
+    "band_rows",
+    "band_spans",
+    "best_layer",
+    "checkpoint_order",
+    "declared_design",
+    "exact_rate",
+    "fig_to_base64",
+    "final_checkpoint",
+    "outcome",
+    "patched",
+    "phase_boundary",
+    "rate_of",
+    "seen_patched",
+    "six_categories",
+    "wilson",
+]
+
+
+# Automatic categories first, then the finer manual labels, so colours stay fixed across reports.
+CATEGORY_ORDER: tuple[str, ...] = (
+    "exact",
+    "synonym",
+    "hypernym",
+    "hyponym",
+    "related",
+    "other_language",
+    "untranslated",
+    "wrong_language",
+    "copy",
+    "target",
+    "unrelated",
+    "empty",
+)
+CATEGORY_COLOURS = {
+    "exact": "#1a9850",
+    "synonym": "#91cf60",
+    "hypernym": "#d9ef8b",
+    "hyponym": "#c7e9c0",
+    "related": "#fee08b",
+    "other_language": "#4575b4",
+    "untranslated": "#74add1",
+    "wrong_language": "#abd9e9",
+    "copy": "#fdae61",
+    "target": "#9e9e9e",
+    "unrelated": "#d73027",
+    "empty": "#67001f",
+}
+BAND_COLOURS = {"early": "#8c8c8c", "mid": "#e7298a", "late": "#ff7f00"}
+SETTING_COLOURS = {"seen": "#1b9e77", "en_en": "#7570b3"}
+#: The size of a claim figure (one per claim block of the report).
+CLAIM_SIZE = (7.6, 3.9)
+_DPI = 110
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One report figure: a base64 PNG, or ``png=None`` and the note saying why it is missing."""
+
+    title: str
+    caption: str
+    png: str | None = None
+    note: str = ""
+
+
+def fig_to_base64(fig: Figure) -> str:
+    """Render a Figure with the Agg canvas to a base64-encoded PNG string."""
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def outcome(results: pd.DataFrame) -> pd.Series:
+    """Each trial's outcome: the manual ``label`` where present, else the automatic category."""
+    if "label" in results.columns:
+        return results["label"].where(results["label"].notna(), results["category"]).astype(str)
+    return results["category"].astype(str)
+
+
+def patched(results: pd.DataFrame, setting: str = "seen", position: str = "last") -> pd.DataFrame:
+    """Patched trials (layer >= 0) of one source setting and patch-position mode."""
+    mask = (
+        (results["setting"] == setting)
+        & (results["position"] == position)
+        & (results["layer"] >= 0)
+    )
+    return results[mask]
+
+
+def checkpoint_order(results: pd.DataFrame) -> list[str]:
+    """Checkpoint names ordered by training step (then tokens, then name)."""
+    if results.empty:
+        return []
+    ck = (
+        results[["checkpoint", "step", "tokens"]]
+        .drop_duplicates("checkpoint")
+        .sort_values(["step", "tokens", "checkpoint"], kind="stable")
+    )
+    return ck["checkpoint"].astype(str).tolist()
+
+
+def phase_boundary(results: pd.DataFrame) -> str | None:
+    """The first phase-2 checkpoint that follows a phase-1 checkpoint, or None."""
+    order = checkpoint_order(results)
+    phases = results.drop_duplicates("checkpoint").set_index("checkpoint")["phase"]
+    seen_phase1 = False
+    for name in order:
+        if int(phases[name]) == 1:
+            seen_phase1 = True
+        elif int(phases[name]) == 2 and seen_phase1:
+            return name
+    return None
+
+
+def best_layer(results: pd.DataFrame, setting: str = "seen", position: str = "last") -> int | None:
+    """The patch layer with the highest exact-match rate pooled over checkpoints and languages."""
+    rows = patched(results, setting, position)
+    if rows.empty:
+        return None
+    rate = (outcome(rows) == "exact").groupby(rows["layer"]).mean()
+    return int(rate.idxmax())
+
+
+def exact_rate(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Exact-match successes, trials and rate per group."""
+    hit = (outcome(rows) == "exact").astype(int)
+    grouped = hit.groupby([rows[c] for c in by]).agg(["sum", "count"])
+    grouped = grouped.rename(columns={"sum": "k", "count": "n"}).reset_index()
+    grouped["rate"] = grouped["k"] / grouped["n"]
+    return grouped
+
+
+def band_rows(layers: list[int], n_layers: int, band: str | tuple[int, ...]) -> list[int]:
+    """Positions in ``layers`` of the layers in ``band`` (a BANDS name, or layers)."""
+    if isinstance(band, str):
+        return [i for i, j in enumerate(layers) if band_of(j, n_layers) == band]
+    return [i for i, j in enumerate(layers) if j in set(band)]
+
+
+def band_label(name: str) -> str:
+    """A BANDS name with its depth fractions, for a legend."""
+    lo, hi = BANDS[name]
+    return f"{name} band ({lo:g}–{hi:g} of depth)"
+
+
+def band_spans(n_layers: int) -> str:
+    """The paper's mid and late bands in this model's layers, e.g. "mid: layers 5–10 of 18,
+    late: 12+ of 18" (the paper's 6–14 and 16+ of 24 scaled by depth)."""
+    parts = []
+    for name in ("mid", "late"):
+        inside = [j for j in range(n_layers) if band_of(j, n_layers) == name]
+        if not inside:
+            parts.append(f"{name}: no layer of {n_layers}")
+        elif name == "late" and inside[-1] == n_layers - 1:
+            parts.append(f"{name}: {inside[0]}+ of {n_layers}")
+        else:
+            parts.append(f"{name}: layers {inside[0]}–{inside[-1]} of {n_layers}")
+    return ", ".join(parts)
+
+
+# ---- helpers of the claim figures: one figure per claim block of the report -----------------
+#
+# Seen sources (setting 'seen', or each source setting where said), seen output languages, the
+# declared band of the suite's ``[claims]`` design; the layer shown is the band layer with the
+# highest exact rate, so a figure never shows a layer the claim did not look at.
+
+
+def six_categories(rows: pd.DataFrame) -> pd.Series:
+    """Outcomes on the claims' six categories (manual labels mapped; unknown labels kept)."""
+    labels = outcome(rows)
+    return labels.map(LABEL_TO_CATEGORY).fillna(labels)
+
+
+def seen_patched(results: pd.DataFrame, setting: str = "seen",
+                  position: str = "last") -> pd.DataFrame:
+    """Patched trials of one setting and position into seen output languages."""
+    rows = patched(results, setting, position)
+    return rows[rows["output_seen"].astype(bool)]
+
+
+def declared_design(design: Design | None) -> Design:
+    """The suite's design, or the default one when the suite declares none."""
+    return design if design is not None else Design()
+
+
+def band_label_of(design: Design) -> str:
+    """The declared band in words: ``"mid band"`` or ``"layers 3,4"``."""
+    band = design.band
+    return f"{band} band" if isinstance(band, str) else "layers " + ",".join(map(str, band))
+
+
+def band_best_layer(results: pd.DataFrame, design: Design | None = None, setting: str = "seen",
+                    position: str = "last", checkpoint: str | None = None) -> int | None:
+    """The declared band's layer with the highest exact rate (seen output languages; one
+    checkpoint or all pooled); None when the band has no patched rows."""
+    rows = seen_patched(results, setting, position)
+    if checkpoint is not None:
+        rows = rows[rows["checkpoint"] == checkpoint]
+    if rows.empty:
+        return None
+    band = declared_design(design).band
+    layers = sorted(int(j) for j in rows["layer"].unique())
+    n_layers = int(rows["n_layers"].iloc[0])
+    keep = [layers[i] for i in band_rows(layers, n_layers,
+                                          band if isinstance(band, str) else tuple(band))]
+    rows = rows[rows["layer"].isin(keep)]
+    if rows.empty:
+        return None
+    rate = (six_categories(rows) == "exact").groupby(rows["layer"]).mean()
+    return int(rate.idxmax())
+
+
+def wilson(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson 95% interval bounds of k successes in n trials."""
+    low, high = proportion_confint(k, n, alpha=0.05, method="wilson")
+    return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+
+
+def rate_of(rows: pd.DataFrame, what: str, by: list[str]) -> pd.DataFrame:
+    """Per group: trials whose claim category is ``what`` (k), trials (n), rate, Wilson bounds."""
+    hit = (six_categories(rows) == what).astype(int)
+    out = hit.groupby([rows[c] for c in by]).agg(["sum", "count"]).reset_index()
+    out = out.rename(columns={"sum": "k", "count": "n"})
+    out["rate"] = out["k"] / out["n"]
+    out["low"], out["high"] = wilson(out["k"].to_numpy(), out["n"].to_numpy())
+    return out
+
+
+def final_checkpoint(results: pd.DataFrame) -> str | None:
+    """The last checkpoint by training step, or None for empty results."""
+    order = checkpoint_order(results)
+    return order[-1] if order else None
