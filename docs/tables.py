@@ -1,6 +1,6 @@
 """The tables of docs/real-models.md, from a results store: run it, paste nothing by hand.
 
-    python docs/tables.py STORE [--suite SUITE.toml]
+    python docs/tables.py STORE
 
 Prints markdown: the exact rate of C by first patched layer per source setting (pooled over the
 seen output languages, then per output language), and the unpatched translation rate (the

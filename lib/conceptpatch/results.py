@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-#: Columns of the results table and their pandas dtypes (see the README for their meaning).
+#: Columns of the results table and their pandas dtypes (meanings: docs/results-store.md).
 COLUMNS: Mapping[str, str] = {
     "checkpoint": "string",
     "step": "int64",

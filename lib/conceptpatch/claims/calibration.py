@@ -5,7 +5,7 @@ what counts as a hit: in a null world a ``supported`` verdict for any case of th
 family-wise false-positive rate that Holm controls), for the regression gate a ``refuted`` one
 (a false fail); in the paper's world a ``supported`` verdict (power). :func:`hit_rate` runs one
 check over seeded tables; ``tests/test_calibration.py`` asserts the rates and
-``python -m conceptpatch.claims.calibration`` prints the README's table.
+``python -m conceptpatch.claims.calibration`` prints the table of docs/claims-and-statistics.md.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ per output language, exact at the best layer of step 900, the paper's ``last`` p
 Issue 14's recipe search (the variants in `SEARCH`, each with its two controls; seed 0, step 900,
 the paper's ``last`` position, setting ``seen``, 100 trials per seen output language; read depth
 from the ``word``/``self`` patch, `conceptpatch.readdepth`; measured with
-`conceptpatch.organism.search`; the README has the table; the default: 0.30 / 0.17 / 0.02 / 0
+`conceptpatch.organism.search`; docs/organism.md has the table; the default: 0.30 / 0.17 / 0.02 / 0
 from layers 0-3, reads at 2/6): the seven-format mix alone keeps the band at layers 0-1
 (0.32 / 0.31 / 0.06); 30 cross-language homographs per language raise layers 2-3 to 0.14 / 0.06
 and read at 3/6 with translation intact, and with the seven formats patch at 0.27 from layers 0,
