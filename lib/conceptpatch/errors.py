@@ -9,6 +9,14 @@ class SuiteError(ConceptPatchError):
     """A suite file is malformed or names something that does not exist."""
 
 
+class OrganismNotTrained(SuiteError):
+    """The suite's organism is not in the cache yet (raised only when building is off)."""
+
+
+class MissingData(SuiteError):
+    """Local data the suite names is not there yet: ``check`` warns, ``run`` fails."""
+
+
 class LexiconError(ConceptPatchError):
     """A lexicon is malformed or lacks a concept or language the run needs."""
 

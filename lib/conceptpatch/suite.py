@@ -3,7 +3,8 @@
 `parse_suite` validates a TOML document into a frozen `Suite` without loading any model: unknown
 keys get a "did you mean", wrong types and values a one-line fix. `resolve` then turns the suite's
 model section into concrete checkpoints and its lexicon section into a `Lexicon` (training the
-organism or building a tiny random model on first use).
+organism or building a tiny random model on first use). The schema is `conceptpatch.suite_schema`;
+each checkpoint source is one module of `conceptpatch.sources`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import tomllib
 
 from conceptpatch.checkpoints import DTYPES, Checkpoint
-from conceptpatch.errors import ConceptPatchError, SuiteError
+from conceptpatch.errors import ConceptPatchError, MissingData, OrganismNotTrained, SuiteError
 from conceptpatch.lexicon import (
     BUILTINS,
     DEFAULT_POS,
@@ -34,10 +35,25 @@ from conceptpatch.lexicon import (
 from conceptpatch.lexicons.registry import FORMATS
 from conceptpatch.patching import POSITION_MODES
 from conceptpatch.prompts import DEFAULT_TEMPLATE, Template
+from conceptpatch.sources.glob import glob_checkpoints, glob_missing
+from conceptpatch.sources.listed import listed_checkpoints
+from conceptpatch.sources.organism import organism_root
+from conceptpatch.sources.organism import read_organism as _organism
+from conceptpatch.sources.random import random_checkpoint
+from conceptpatch.suite_schema import (
+    CHECKPOINT_KEYS,
+    CHECKPOINT_SOURCES,
+    INT_RANGES,
+    PHASE_KEYS,
+    SCHEMA,
+    TYPES,
+    is_int,
+)
 
 __all__ = [
     "SETTINGS",
     "MissingData",
+    "OrganismNotTrained",
     "Resolved",
     "Suite",
     "load_suite",
@@ -56,85 +72,6 @@ TRIAL_PLAN = 2
 SETTINGS: tuple[str, ...] = ("seen", "target", "en_en", "self", "unpatched")
 SHOTS: tuple[str, ...] = ("per_trial", "per_pair")
 LEXICON_FORMATS: tuple[str, ...] = tuple(FORMATS)
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _str_list(v: Any) -> bool:
-    return isinstance(v, list) and all(isinstance(x, str) for x in v)
-
-
-_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "str": (lambda v: isinstance(v, str), "a string"),
-    "int": (_is_int, "an integer"),
-    "bool": (lambda v: isinstance(v, bool), "true or false"),
-    "strs": (_str_list, "a list of strings"),
-    "layers": (
-        lambda v: v == "all" or (isinstance(v, list) and all(_is_int(x) for x in v)),
-        '"all" or a list of integers',
-    ),
-    "tables": (
-        lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
-        "an array of tables",
-    ),
-    "batch": (lambda v: v == "auto" or (_is_int(v) and v > 0), '"auto" or a positive integer'),
-    "band": (
-        lambda v: v in ("early", "mid", "late") or (isinstance(v, list) and v
-                                                     and all(_is_int(x) for x in v)),
-        '"early", "mid", "late" or a list of layers',
-    ),
-    "fraction": (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 1,
-                 "a number in (0, 1]"),
-    "str_or_strs": (lambda v: isinstance(v, str) or _str_list(v), "a string or a list of strings"),
-}
-
-#: section -> key -> type name. The top level is section "".
-_SCHEMA: dict[str, dict[str, str]] = {
-    "": {"name": "str", "description": "str", "seed": "int", "expect": "tables"},
-    "model": {
-        "organism": "str", "organism_seed": "int",
-        "random": "str", "random_layers": "int", "random_hidden": "int", "random_pad_vocab": "int",
-        "checkpoints": "tables",
-        "glob": "str", "step_pattern": "str", "tokens_per_step": "int", "phases": "tables",
-        "dtype": "str", "device": "str", "device_map": "str", "trust_remote_code": "bool",
-        "batch_size": "batch", "layers_path": "str",
-    },
-    "lexicon": {
-        "builtin": "str", "path": "str", "format": "str", "pos": "str_or_strs",
-        "claims_pos": "str_or_strs",
-    },
-    "languages": {"seen": "strs", "unseen": "strs"},
-    "prompt": {"k": "int", "template": "str", "separator": "str", "shots": "str"},
-    "patch": {
-        "layers": "layers", "position": "str", "settings": "strs", "max_new_tokens": "int",
-        "source_pairs": "int",
-    },
-    "sample": {"trials": "int"},
-    "claims": {
-        "band": "band", "reference": "str", "early_fraction": "fraction",
-        "high_resource": "strs", "low_resource": "strs", "gate_window": "int",
-        "gate_margin": "fraction",
-    },
-}  # fmt: skip
-_CHECKPOINT_KEYS: dict[str, str] = {
-    "name": "str", "path": "str", "hub": "str", "revision": "str", "gguf": "str",
-    "gguf_package": "str", "step": "int", "tokens": "int", "phase": "int",
-}  # fmt: skip
-#: The keys of a checkpoint entry that say where it comes from: each entry has exactly one.
-_CHECKPOINT_SOURCES = ("path", "hub", "gguf", "gguf_package")
-_PHASE_KEYS: dict[str, str] = {"from_step": "int", "phase": "int"}
-#: Inclusive bounds of integer settings: a value outside them is a typo, not a request.
-_INT_RANGES: dict[str, tuple[int, int]] = {
-    "seed": (0, 2**63 - 1), "organism_seed": (0, 2**63 - 1),
-    "random_layers": (1, 256), "random_hidden": (8, 65536), "tokens_per_step": (0, 2**62),
-    "random_pad_vocab": (0, 1_000_000),
-    "k": (0, 1000), "max_new_tokens": (1, 4096), "source_pairs": (1, 10_000),
-    "trials": (1, 10_000_000), "step": (0, 2**62), "tokens": (0, 2**62), "phase": (1, 1000),
-    "from_step": (0, 2**62), "layers": (-10_000, 10_000), "batch_size": (1, 1_000_000),
-    "gate_window": (1, 10_000),
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -229,7 +166,7 @@ def _check_keys(where: str, table: Mapping[str, Any], schema: Mapping[str, str])
             raise SuiteError(
                 f"unknown key {key!r} in {where}{hint}: valid keys are {', '.join(schema)}"
             )
-        check, what = _TYPES[schema[key]]
+        check, what = TYPES[schema[key]]
         if not check(value):
             shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
             raise SuiteError(f"{where}.{key} must be {what}, got {shown}: fix the suite file")
@@ -237,11 +174,11 @@ def _check_keys(where: str, table: Mapping[str, Any], schema: Mapping[str, str])
 
 
 def _check_range(where: str, key: str, value: Any) -> None:
-    if key not in _INT_RANGES:
+    if key not in INT_RANGES:
         return
-    low, high = _INT_RANGES[key]
+    low, high = INT_RANGES[key]
     for v in value if isinstance(value, list) else [value]:
-        if _is_int(v) and not low <= v <= high:
+        if is_int(v) and not low <= v <= high:
             raise SuiteError(f"{where} = {v} is out of range {low}..{high}: fix the suite file")
 
 
@@ -278,17 +215,17 @@ def _validate_model(model: Mapping[str, Any]) -> None:
 
         _choice("model.random", model["random"], tuple(ARCHITECTURES))
     for i, entry in enumerate(model.get("checkpoints", [])):
-        _check_keys(f"model.checkpoints[{i}]", entry, _CHECKPOINT_KEYS)
-        given = [k for k in _CHECKPOINT_SOURCES if k in entry]
+        _check_keys(f"model.checkpoints[{i}]", entry, CHECKPOINT_KEYS)
+        given = [k for k in CHECKPOINT_SOURCES if k in entry]
         if len(given) != 1:
             raise SuiteError(
                 f"model.checkpoints[{i}] must have exactly one of path, hub, gguf or gguf_package"
                 f" (found {', '.join(given) or 'none'}): give a local directory, a hub id (with"
                 " revision), a .gguf file, or a package whose assemble() writes one"
             )
-    names = [e.get("name") or e.get("revision") or next(e[k] for k in _CHECKPOINT_SOURCES
+    names = [e.get("name") or e.get("revision") or next(e[k] for k in CHECKPOINT_SOURCES
                                                          if k in e)
-             for e in model.get("checkpoints", []) if any(k in e for k in _CHECKPOINT_SOURCES)]
+             for e in model.get("checkpoints", []) if any(k in e for k in CHECKPOINT_SOURCES)]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise SuiteError(
@@ -296,8 +233,8 @@ def _validate_model(model: Mapping[str, Any]) -> None:
             " give each checkpoint a unique name"
         )
     for i, entry in enumerate(model.get("phases", [])):
-        _check_keys(f"model.phases[{i}]", entry, _PHASE_KEYS)
-        missing = [k for k in _PHASE_KEYS if k not in entry]
+        _check_keys(f"model.phases[{i}]", entry, PHASE_KEYS)
+        missing = [k for k in PHASE_KEYS if k not in entry]
         if missing:
             raise SuiteError(
                 f"model.phases[{i}] lacks {', '.join(missing)}: give each phase from_step and"
@@ -326,7 +263,7 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
     for key, value in data.items():
         if not isinstance(key, str):
             raise SuiteError(f"suite key {key!r} is not a string: fix the suite file")
-        if key in _SCHEMA and key and not isinstance(value, dict):
+        if key in SCHEMA and key and not isinstance(value, dict):
             raise SuiteError(
                 f"[{key}] must be a table, got {type(value).__name__}: write it as a [{key}]"
                 " section"
@@ -334,15 +271,15 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
     top = {k: v for k, v in data.items() if not isinstance(v, dict)}
     sections = {k: v for k, v in data.items() if isinstance(v, dict)}
     for key in sections:
-        if key not in _SCHEMA or key == "":
-            hint = _suggest(key, [s for s in _SCHEMA if s])
+        if key not in SCHEMA or key == "":
+            hint = _suggest(key, [s for s in SCHEMA if s])
             raise SuiteError(
                 f"unknown section {_section(key)}{hint}: valid sections are"
-                f" {', '.join(s for s in _SCHEMA if s)}"
+                f" {', '.join(s for s in SCHEMA if s)}"
             )
-    _check_keys("the top level", top, _SCHEMA[""])
+    _check_keys("the top level", top, SCHEMA[""])
     for key, table in sections.items():
-        _check_keys(f"[{key}]", table, _SCHEMA[key])
+        _check_keys(f"[{key}]", table, SCHEMA[key])
     model = dict(sections.get("model", {}))
     _validate_model(model)
     base = base or Path.cwd()
@@ -494,10 +431,6 @@ def load_suite(path: str | Path) -> Suite:
     return Suite(**{**suite.__dict__, "path": str(path.resolve())})
 
 
-class OrganismNotTrained(SuiteError):
-    """The suite's organism is not in the cache yet (raised only when building is off)."""
-
-
 @dataclass(frozen=True)
 class Resolved:
     """A suite made concrete: its checkpoints, its lexicon, and its seen/unseen languages."""
@@ -509,58 +442,6 @@ class Resolved:
     unseen: tuple[str, ...]
 
 
-class MissingData(SuiteError):
-    """Local data the suite names is not there yet: ``check`` warns, ``run`` fails."""
-
-
-def _glob_missing(model: Mapping[str, Any]) -> str:
-    pattern = model.get("step_pattern", r"(\d+)")
-    return (
-        f"model.glob {model['glob']!r} matches no checkpoint directory (with the step in its"
-        f" name, model.step_pattern '{pattern}') yet: put each intermediate checkpoint there as"
-        " one directory (config.json, tokenizer files, *.safetensors), or fix the glob"
-    )
-
-
-def _glob_checkpoints(model: Mapping[str, Any], missing_ok: bool = False) -> tuple[Checkpoint, ...]:
-    pattern = re.compile(model.get("step_pattern", r"(\d+)"))
-    phases = sorted(model.get("phases", []), key=lambda p: p["from_step"])
-    per_step = int(model.get("tokens_per_step", 0))
-    found = []
-    for path in sorted(Path("/").glob(model["glob"].lstrip("/"))):
-        match = pattern.search(path.name)
-        if not path.is_dir() or match is None:
-            continue
-        step = int(match.group(1))
-        phase = max((p["phase"] for p in phases if step >= p["from_step"]), default=1)
-        found.append(Checkpoint(path.name, str(path), None, None, step, step * per_step, phase))
-    if not found and not missing_ok:
-        raise MissingData(_glob_missing(model))
-    return tuple(sorted(found, key=lambda c: (c.step, c.name)))
-
-
-def _listed_checkpoints(model: Mapping[str, Any]) -> tuple[Checkpoint, ...]:
-    out = []
-    for e in model["checkpoints"]:
-        source = next(e[k] for k in _CHECKPOINT_SOURCES if k in e)
-        default = Path(source).stem if "gguf" in e else Path(source).name
-        name = e.get("name") or e.get("revision") or default
-        out.append(
-            Checkpoint(
-                name=name,
-                path=e.get("path"),
-                hub=e.get("hub"),
-                gguf=e.get("gguf"),
-                gguf_package=e.get("gguf_package"),
-                revision=e.get("revision"),
-                step=e.get("step", 0),
-                tokens=e.get("tokens", 0),
-                phase=e.get("phase", 1),
-            )
-        )
-    return tuple(out)
-
-
 def suite_checkpoints(suite: Suite, missing_ok: bool = False) -> tuple[Checkpoint, ...]:
     """The listed and globbed checkpoints of a suite (not organism/random), ordered by step.
 
@@ -568,9 +449,9 @@ def suite_checkpoints(suite: Suite, missing_ok: bool = False) -> tuple[Checkpoin
     directory raises `MissingData`, or gives no checkpoints with ``missing_ok``.
     """
     model = suite.model
-    found = list(_listed_checkpoints(model)) if "checkpoints" in model else []
+    found = list(listed_checkpoints(model)) if "checkpoints" in model else []
     if "glob" in model:
-        found += _glob_checkpoints(model, missing_ok)
+        found += glob_checkpoints(model, missing_ok)
         found.sort(key=lambda c: (c.step, c.name))  # listed first among equal steps (stable)
     names = [c.name for c in found]
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -602,8 +483,8 @@ def missing_data(suite: Suite) -> list[str]:
     lexicon = _lexicon_missing(suite.lexicon)
     if lexicon is not None:
         out.append(lexicon)
-    if "glob" in suite.model and not _glob_checkpoints(suite.model, missing_ok=True):
-        out.append(_glob_missing(suite.model))
+    if "glob" in suite.model and not glob_checkpoints(suite.model, missing_ok=True):
+        out.append(glob_missing(suite.model))
     return out
 
 
@@ -658,19 +539,10 @@ def resolve(suite: Suite, build: bool = True, missing_ok: bool = False) -> Resol
     model = suite.model
     seen, unseen = suite.seen, suite.unseen
     if "organism" in model:
-        from conceptpatch.organism import ensure_organism, organism_dir
-
-        variant, seed = model["organism"], int(model.get("organism_seed", 0))
-        where = organism_dir(variant, seed)
-        if not build and not (where / "manifest.json").exists():
-            raise OrganismNotTrained(
-                f"organism {variant!r} (seed {seed}) is not trained yet: run"
-                f" `conceptpatch organism train --variant {variant} --seed {seed}`"
-            )
-        return resolve_organism(suite, ensure_organism(variant, seed) if build else where)
+        return resolve_organism(suite, organism_root(model, build))
     if "random" in model:
         lexicon = suite_lexicon(suite)
-        checkpoints = (_random_checkpoint(suite, lexicon, cache_root(), build),)
+        checkpoints = (random_checkpoint(suite, lexicon, cache_root(), build),)
     else:
         lexicon = suite_lexicon(suite)
         checkpoints = suite_checkpoints(suite, missing_ok)
@@ -692,64 +564,3 @@ def resolve_organism(suite: Suite, root: Path, manifest: dict | None = None) -> 
     return Resolved(suite, checkpoints, restricted, seen, unseen)
 
 
-def _organism(
-    root: Path, manifest: dict | None = None
-) -> tuple[tuple[Checkpoint, ...], Lexicon, list[tuple[str, bool]]]:
-    """Checkpoints, lexicon and (code, seen) languages from an organism's ``manifest.json``."""
-    from conceptpatch.lexicon import load_long_csv
-
-    if manifest is None:
-        manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-    names = {lang["code"]: lang["name"] for lang in manifest["languages"]}
-    checkpoints = tuple(
-        Checkpoint(
-            name=c["name"],
-            path=str(root / c["path"]),
-            step=int(c["step"]),
-            tokens=int(c["tokens"]),
-            phase=int(c["phase"]),
-        )
-        for c in manifest["checkpoints"]
-    )
-    lexicon = load_long_csv(root / "lexicon.csv", name="organism", names=names)
-    return (
-        checkpoints,
-        lexicon,
-        [(lang["code"], bool(lang["seen"])) for lang in manifest["languages"]],
-    )
-
-
-def _random_checkpoint(suite: Suite, lexicon: Lexicon, root: Path, build: bool) -> Checkpoint:
-    from filelock import FileLock
-
-    from conceptpatch.tiny import build_tiny
-
-    model = suite.model
-    arch = model["random"]
-    spec = {
-        "arch": arch,
-        "layers": model.get("random_layers", 4),
-        "hidden": model.get("random_hidden", 64),
-        "seed": suite.seed,
-        **({"pad": model["random_pad_vocab"]} if model.get("random_pad_vocab") else {}),
-        "lexicon": lexicon.name,
-        "languages": suite.languages,
-    }
-    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
-    target = root / "random" / f"{arch}-{key}"
-    if build and not (target / "config.json").exists():  # built on first use, once
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(target) + ".lock"):
-            if not (target / "config.json").exists():
-                tmp = target.with_name(target.name + ".tmp")
-                build_tiny(
-                    arch,
-                    lexicon.restrict(suite.languages),
-                    tmp,
-                    layers=spec["layers"],
-                    hidden=spec["hidden"],
-                    seed=suite.seed,
-                    pad_vocab=int(model.get("random_pad_vocab", 0)),
-                )
-                tmp.rename(target)
-    return Checkpoint(name=f"random-{arch}", path=str(target), step=0, tokens=0, phase=1)

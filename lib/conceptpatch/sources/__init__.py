@@ -1,0 +1,1 @@
+"""Checkpoint sources, one module each (local, hub, gguf, glob, organism, random); see `listed`."""
