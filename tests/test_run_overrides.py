@@ -1,0 +1,61 @@
+"""`conceptpatch run` overrides (--device, --dtype, --trials, --layers, --settings) and
+--dry-run: the suite as if its TOML said so, validated the same way; a dry run loads nothing."""
+
+from __future__ import annotations
+
+import pytest
+from _tiny import write_suite
+from conceptpatch import run
+from conceptpatch.cli import main
+
+
+@pytest.fixture
+def no_load(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a dry run loaded a model")
+
+    monkeypatch.setattr(run, "load_checkpoint", refuse)
+
+
+def test_dry_run_lists_units_with_the_overrides_and_loads_nothing(tmp_path, capsys, no_load,
+                                                                   tiny_suite_env):
+    suite = write_suite(tmp_path)
+    code = main(["run", str(suite), "--store", str(tmp_path / "store"), "--dry-run",
+                 "--trials", "3", "--layers", "0,1", "--settings", "seen,unpatched"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = [line for line in out.splitlines() if line.startswith("  compute")]
+    assert len(lines) == 2 and "/seen: " in lines[0] and "/unpatched: " in lines[1]
+    assert "x 2 layers patched generations" in lines[0]
+    assert "2 unit(s) to compute; nothing was loaded" in out
+
+
+def test_a_finished_unit_shows_as_done(tmp_path, capsys, tiny_suite_env):
+    suite = write_suite(tmp_path)
+    store = tmp_path / "store"
+    args = ["--trials", "2", "--layers", "0", "--settings", "unpatched"]
+    assert main(["run", str(suite), "--store", str(store), "--quiet", *args]) == 0
+    capsys.readouterr()
+    assert main(["run", str(suite), "--store", str(store), "--dry-run", *args]) == 0
+    out = capsys.readouterr().out
+    assert "  done    " in out and "0 unit(s) to compute" in out
+    assert main(["run", str(suite), "--store", str(store), "--dry-run", "--trials", "3",
+                 "--layers", "0", "--settings", "unpatched"]) == 0
+    assert "1 unit(s) to compute" in capsys.readouterr().out  # other trials: another plan
+
+
+@pytest.mark.parametrize(("flags", "says"), [
+    (["--device", "gpu"], 'did you mean "cuda"'),
+    (["--dtype", "float8"], "float8"),
+    (["--layers", "0,x"], "comma-separated integers"),
+    (["--settings", "sen"], "did you mean 'seen'"),
+    (["--trials", "0"], "trials"),
+])
+def test_a_bad_override_is_one_line_naming_the_fix(tmp_path, capsys, flags, says, no_load):
+    suite = write_suite(tmp_path)
+    try:
+        code = main(["run", str(suite), "--dry-run", *flags])
+    except SystemExit as exit_:  # argparse's own type errors
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2 and says in err and err.count("\n") == 1, err
