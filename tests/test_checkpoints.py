@@ -130,3 +130,44 @@ def test_hub_checkpoint_is_not_downloaded_offline(monkeypatch):
 def test_loads_onto_the_gpu(tiny_dirs):
     lm = load_checkpoint(Checkpoint("g", path=str(tiny_dirs["llama"])), device="cuda")
     assert lm.device.type == "cuda"
+
+
+def _copy_without_tokenizer(source, target):
+    target.mkdir()
+    for path in source.iterdir():
+        if not path.name.startswith("tokenizer"):
+            shutil.copy(path, target / path.name)
+    return target
+
+
+def test_a_checkpoint_without_tokenizer_files_names_the_shared_tokenizer_key(tmp_path, tiny_dirs):
+    bare = _copy_without_tokenizer(tiny_dirs["llama"], tmp_path / "iter_1000")
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(Checkpoint("iter_1000", path=str(bare)))
+    _one_line(err, "'iter_1000'", "no tokenizer", "[model] tokenizer")
+    lm = load_checkpoint(Checkpoint("iter_1000", path=str(bare)), tokenizer=str(tiny_dirs["llama"]))
+    assert lm.n_layers == 3 and lm.tokenizer.is_fast
+
+
+def test_the_suite_tokenizer_key_reaches_the_load(tmp_path):
+    from conceptpatch.suite import parse_suite
+
+    (tmp_path / "tok").mkdir()
+    data = {"model": {"checkpoints": [{"path": "c"}], "tokenizer": "tok"},
+            "lexicon": {"builtin": "cldr"}, "languages": {"seen": ["en", "fr"]}}
+    local = parse_suite(data, base=tmp_path)
+    assert local.load_options["tokenizer"] == str(tmp_path / "tok")  # a folder beside the suite
+    data["model"]["tokenizer"] = "org/base-model"
+    assert parse_suite(data, base=tmp_path).load_options["tokenizer"] == "org/base-model"
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.0001])
+def test_weights_cut_short_are_named(tmp_path, tiny_dirs, keep):
+    cut = tmp_path / "cut"
+    shutil.copytree(tiny_dirs["llama"], cut)
+    weights = cut / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: max(1, int(len(data) * keep))])
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(Checkpoint("cut", path=str(cut)))
+    _one_line(err, "'cut'", "cut short or damaged", "again")

@@ -270,7 +270,7 @@ def test_gpu_settings_reach_load_checkpoint(tmp_path, monkeypatch):
     with pytest.raises(Loaded):
         run.run_suite(load_suite(_write(tmp_path, data)), tmp_path / "store", progress=False)
     expected = {"dtype": "float16", "device": "cuda:1", "device_map": "auto",
-                "layers_path": "model.blocks"}
+                "layers_path": "model.blocks", "tokenizer": None}
     assert calls == [("iter_0001000", {**expected, "trust_remote_code": True})]
 
 

@@ -203,6 +203,23 @@ def _check_local(checkpoint: Checkpoint) -> None:
         )
 
 
+#: Files any one of which lets ``AutoTokenizer`` load a checkpoint's tokenizer.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else type(err).__name__
+
+
+def _no_tokenizer(checkpoint: Checkpoint, where: str, why: str) -> str:
+    return (
+        f"checkpoint {checkpoint.name!r}: no tokenizer at {where!r} ({why}): copy the tokenizer"
+        " files of the final checkpoint there, or set [model] tokenizer = \"DIR or hub id\" to"
+        " one tokenizer for every checkpoint"
+    )
+
+
 def check_architecture(
     checkpoint: Checkpoint, layers_path: str | None = None, trust_remote_code: bool = False
 ) -> int:
@@ -232,11 +249,13 @@ def load_checkpoint(
     trust_remote_code: bool = False,
     device_map: str | None = None,
     layers_path: str | None = None,
+    tokenizer: str | None = None,
 ) -> LoadedModel:
     """Load ``checkpoint`` with transformers' Auto classes, safetensors only.
 
     A GGUF checkpoint loads from its dequantized safetensors copy in the cache (made on first
-    use). ``layers_path`` names the decoder layers where `decoder_layers` cannot find them.
+    use). ``layers_path`` names the decoder layers where `decoder_layers` cannot find them;
+    ``tokenizer`` (a folder or hub id) serves checkpoints saved without tokenizer files.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -263,8 +282,19 @@ def load_checkpoint(
             stacklevel=2,
         )
     kwargs = {"revision": checkpoint.revision, "trust_remote_code": trust_remote_code}
+    if tokenizer is None and Path(source).is_dir() and not any(
+        (Path(source) / name).exists() for name in TOKENIZER_FILES
+    ):
+        raise CheckpointError(_no_tokenizer(checkpoint, source, "no tokenizer files"))
+    from safetensors import SafetensorError
+
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True, **kwargs)
+        try:
+            tok = (AutoTokenizer.from_pretrained(tokenizer, use_fast=True) if tokenizer else
+                   AutoTokenizer.from_pretrained(source, use_fast=True, **kwargs))
+        except ValueError as err:  # files there, but none a fast tokenizer can be built from
+            raise CheckpointError(_no_tokenizer(checkpoint, tokenizer or source,
+                                                _first_line(err))) from None
         model = AutoModelForCausalLM.from_pretrained(
             source,
             dtype=DTYPES[dtype],
@@ -272,8 +302,13 @@ def load_checkpoint(
             device_map=device_map,
             **kwargs,
         )
+    except SafetensorError as err:
+        raise CheckpointError(
+            f"checkpoint {checkpoint.name!r}: its safetensors weights at {source!r} are cut short"
+            f" or damaged ({_first_line(err)}): copy or download the checkpoint again"
+        ) from None
     except OSError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = _first_line(err)
         raise CheckpointError(
             f"checkpoint {checkpoint.name!r} ({checkpoint.source}@{checkpoint.revision or 'main'})"
             f" cannot be loaded: {first} — check the id/revision (`conceptpatch check --online`)"
@@ -281,4 +316,4 @@ def load_checkpoint(
         ) from None
     if device_map is None:
         model.to(device)
-    return wrap_model(checkpoint, model, tokenizer, layers_path)
+    return wrap_model(checkpoint, model, tok, layers_path)

@@ -168,14 +168,7 @@ def suite_read_depth(suite: Suite, checkpoints: Sequence[str] | None = None,
         chosen = [known[name] for name in checkpoints]
     out = []
     for checkpoint in chosen:
-        lm = load_checkpoint(
-            checkpoint,
-            dtype=suite.dtype,  # type: ignore[arg-type]
-            device=suite.device,
-            trust_remote_code=bool(suite.model.get("trust_remote_code", False)),
-            device_map=suite.model.get("device_map"),
-            layers_path=suite.model.get("layers_path"),
-        )
+        lm = load_checkpoint(checkpoint, **suite.load_options)
         out.append(read_depth(lm, resolved, threshold, trials))
         del lm
     return out

@@ -406,14 +406,7 @@ def run_suite(
                     _release(lm)
                     lm = None
                     bar.set_postfix_str(name)
-                    lm = load_checkpoint(
-                        unit.checkpoint,
-                        dtype=suite.dtype,  # type: ignore[arg-type]
-                        device=suite.device,
-                        trust_remote_code=bool(suite.model.get("trust_remote_code", False)),
-                        device_map=suite.model.get("device_map"),
-                        layers_path=suite.model.get("layers_path"),
-                    )
+                    lm = load_checkpoint(unit.checkpoint, **suite.load_options)
                 with organism_threads(suite):
                     frame = run_unit(lm, resolved, unit.setting, trials, bar.update)
                 meta = {

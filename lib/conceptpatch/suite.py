@@ -107,6 +107,17 @@ class Suite:
         return str(self.model.get("device", "cpu"))
 
     @property
+    def load_options(self) -> dict[str, Any]:
+        """The keyword arguments of `conceptpatch.checkpoints.load_checkpoint` this suite sets."""
+        model = self.model
+        return {
+            "dtype": self.dtype, "device": self.device,
+            "trust_remote_code": bool(model.get("trust_remote_code", False)),
+            "device_map": model.get("device_map"), "layers_path": model.get("layers_path"),
+            "tokenizer": model.get("tokenizer"),
+        }  # fmt: skip
+
+    @property
     def languages(self) -> tuple[str, ...]:
         return self.seen + self.unseen
 
@@ -285,6 +296,8 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
     base = base or Path.cwd()
     if "glob" in model:
         model["glob"] = _local(base, model["glob"])
+    if "tokenizer" in model and Path(_local(base, model["tokenizer"])).exists():
+        model["tokenizer"] = _local(base, model["tokenizer"])  # a local folder, else a hub id
     if "checkpoints" in model:
         model["checkpoints"] = [
             {**e, **{k: _local(base, e[k]) for k in ("path", "gguf") if k in e}}

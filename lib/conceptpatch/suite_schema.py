@@ -63,7 +63,7 @@ SCHEMA: dict[str, dict[str, str]] = {
         "checkpoints": "tables",
         "glob": "str", "step_pattern": "str", "tokens_per_step": "int", "phases": "tables",
         "dtype": "str", "device": "str", "device_map": "str", "trust_remote_code": "bool",
-        "batch_size": "batch", "layers_path": "str",
+        "batch_size": "batch", "layers_path": "str", "tokenizer": "str",
     },
     "lexicon": {
         "builtin": "str", "path": "str", "format": "str", "pos": "str_or_strs",
