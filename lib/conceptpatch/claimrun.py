@@ -172,7 +172,7 @@ def run_claims(suite_path: str | Path, store: str | Path | None = None, *,
     relative to the working directory. Returns the command's exit status."""
     import pytest
 
-    from conceptpatch.cli import default_store
+    from conceptpatch.paths import default_store
     from conceptpatch.suite import load_suite
 
     suite_file = Path(suite_path).resolve()

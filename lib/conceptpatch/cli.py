@@ -18,15 +18,9 @@ from types import SimpleNamespace
 from typing import Any, NoReturn
 
 from conceptpatch.errors import CheckpointError, ConceptPatchError
+from conceptpatch.paths import default_store
 
 __all__ = ["default_store", "main"]
-
-
-def default_store(suite_name: str, suite_hash: str) -> Path:
-    """Where a suite's results go when no ``--store`` is given: the cache, keyed by suite."""
-    from conceptpatch.paths import cache_root
-
-    return cache_root() / "stores" / f"{suite_name}-{suite_hash}"
 
 
 def _shard(text: str) -> tuple[int, int]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import platformdirs
 
-__all__ = ["ENV_CACHE", "cache_root"]
+__all__ = ["ENV_CACHE", "cache_root", "default_store"]
 
 ENV_CACHE = "CONCEPTPATCH_CACHE"
 
@@ -16,3 +16,8 @@ def cache_root() -> Path:
     """``$CONCEPTPATCH_CACHE`` when set, else the platform's user cache dir for conceptpatch."""
     base = os.environ.get(ENV_CACHE)
     return Path(base) if base else Path(platformdirs.user_cache_dir("conceptpatch"))
+
+
+def default_store(suite_name: str, suite_hash: str) -> Path:
+    """Where a suite's results go when no ``--store`` is given: the cache, keyed by suite."""
+    return cache_root() / "stores" / f"{suite_name}-{suite_hash}"

@@ -147,7 +147,7 @@ def _store(config: pytest.Config) -> Path:
     opts = config.stash[_OPTIONS]
     if opts.store is not None:
         return opts.store
-    from conceptpatch.cli import default_store
+    from conceptpatch.paths import default_store
 
     suite = _suite(config)
     return default_store(suite.name, suite.settings_hash())
@@ -271,7 +271,7 @@ def control_results(request: pytest.FixtureRequest) -> Any:
     if path is None:
         return None
     if _CONTROL not in config.stash:
-        from conceptpatch.cli import default_store
+        from conceptpatch.paths import default_store
 
         control = config.hook.pytest_conceptpatch_load_suite(config=config, path=path)
         store = default_store(control.name, control.settings_hash())
