@@ -366,3 +366,22 @@ def test_one_checkpoint_gets_layer_curves_by_output_language():
     assert "of 18" in curves["caption"]
     several = _claim_figure("heatmap", synthetic_results(), Design())
     assert several["title"] == "Success over patch layer × checkpoint"
+
+
+def test_the_report_says_how_it_was_made_and_where_it_departs_from_the_paper(results, tmp_path):
+    from conceptpatch.provenance import departures
+    from conceptpatch.suite import load_suite
+
+    suites = Path(__file__).resolve().parents[1] / "suites"
+    tiny = load_suite(suites / "tiny-random.toml")
+    page = write_report(results, [], tiny, tmp_path / "r", store="/data/store").read_text()
+    assert "Differs from the paper" in page and "random-weight llama" in page
+    assert "trials per output language = 8, not the paper&#39;s 100" in page
+    for label in ("command", "conceptpatch", "store", "device", "machine"):
+        assert f"<dt>{label}</dt>" in page
+    assert "/data/store" in page and "commit " in page
+    assert 'name = &#34;tiny-random&#34;' in page  # the suite file as written, escaped
+    euro = departures(load_suite(suites / "eurollm-1.7b.toml"), n_checkpoints=26)
+    assert not any("not EuroLLM" in line or "not Multi-SimLex" in line for line in euro)
+    assert any("trial design" in line for line in euro)  # until the paper's design lands
+    assert any("new tokens decoded = 8" in line for line in euro)

@@ -424,7 +424,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from conceptpatch.report import write_report
     from conceptpatch.results import load_store
 
-    out = write_report(load_store(args.store), [], {"name": Path(args.store).name}, args.out)
+    out = write_report(load_store(args.store), [], {"name": Path(args.store).name}, args.out,
+                       store=args.store)
     print(f"report written to {out}")
     return 0
 

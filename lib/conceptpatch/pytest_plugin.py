@@ -375,7 +375,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         config.stash[_REPORT] = f"{out / 'verdicts.json'} (conceptpatch.report not available)"
         return
     try:
-        path = write_report(_results(config), records, suite, out)
+        path = write_report(_results(config), records, suite, out, store=_store(config))
     except Exception as exc:  # a broken report must not hide the verdicts
         config.stash[_REPORT] = f"{out / 'verdicts.json'} (report failed: {exc!r})"
         return

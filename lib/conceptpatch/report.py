@@ -424,9 +424,10 @@ def pos_rate_records(results: pd.DataFrame) -> list[dict[str, str]]:
 
 
 def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
-                  suite: Any) -> dict[str, Any]:
+                  suite: Any, store: str | Path | None = None) -> dict[str, Any]:
     """Everything the template shows, as JSON-able dicts and strings."""
     from conceptpatch.claims import MODULES
+    from conceptpatch.provenance import departures, provenance, suite_text
 
     records = _with_qvalues([_record(v) for v in verdicts])
     rank = {claim_id: i for i, claim_id in enumerate(MODULES)}
@@ -458,6 +459,10 @@ def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
         "pos_rates": pos_rate_records(results),
         "read_depth": read_depth_records(results),
         "suite": json.dumps(_suite_dict(suite), indent=2, sort_keys=True, ensure_ascii=False),
+        "suite_toml": suite_text(suite),
+        "provenance": provenance(suite, store),
+        "departures": departures(suite, int(results["checkpoint"].nunique())
+                                 if "checkpoint" in results else None),
         "versions": package_versions(),
     }
 
@@ -492,16 +497,16 @@ def render(records: Mapping[str, Any]) -> str:
 
 
 def write_report(results: pd.DataFrame, verdicts: Sequence[Any], suite: Any,
-                 out_dir: Path) -> Path:
+                 out_dir: Path, store: str | Path | None = None) -> Path:
     """Write ``out_dir/index.html`` (atomically: temp file, then rename) and return its path.
 
     ``verdicts`` are records (dicts with claim_id, case, verdict, effect, ci_low, ci_high, pvalue,
     n, message and optional reading, raw_pvalue, bh_qvalue, sesoi, paper_effect,
     expected, expected_reason and evidence) or objects with ``to_record()``; ``suite`` is a Suite,
-    a dict or None. Pass results through :func:`conceptpatch.annotate.apply_annotations` first so
-    that manual labels take precedence.
+    a dict or None; ``store`` is named in the provenance block. Pass results through
+    :func:`conceptpatch.annotate.apply_annotations` first so that manual labels take precedence.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    page = render(build_records(results, verdicts, suite))
+    page = render(build_records(results, verdicts, suite, store))
     return atomic_write(out_dir / "index.html", page)  # mode 0666 & ~umask, like open()

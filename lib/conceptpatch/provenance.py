@@ -1,0 +1,123 @@
+"""What a report needs to be audited and reproduced: how it was made, and where its experiment
+departs from the paper's.
+
+`provenance` gathers the command, conceptpatch's version and source commit, the store, the
+device and the machine; `suite_text` the suite file as written; `departures` one line per way the
+suite's experiment differs from the paper's (EuroLLM-1.7B, 26 checkpoints, Multi-SimLex, k = 5,
+the `last` position, 100 trials, 10 new tokens, the mid band, the paper code's trial design).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+__all__ = ["departures", "provenance", "suite_text"]
+
+#: The paper's setting (arXiv 2601.22851 and its public code).
+PAPER_SETTING = {"model": "EuroLLM-1.7B", "checkpoints": 26, "lexicon": "Multi-SimLex",
+                 "k": 5, "position": "last", "trials": 100, "max_new_tokens": 10, "band": "mid"}
+
+
+def _commit() -> str:
+    """The git commit of conceptpatch's source tree (``+dirty`` with local changes), or why not."""
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"],
+                              capture_output=True, text=True, timeout=5, check=True).stdout
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--", "."],
+                               capture_output=True, text=True, timeout=5, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "not a git checkout (an installed package)"
+    return head.strip() + ("+dirty" if dirty.strip() else "")
+
+
+def _hardware() -> str:
+    parts = [platform.platform(), f"{os.cpu_count()} CPUs"]
+    try:
+        import torch
+
+        parts.append(f"torch {torch.__version__}")
+        if torch.cuda.is_available():
+            parts.append(", ".join(torch.cuda.get_device_name(i)
+                                   for i in range(torch.cuda.device_count())))
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    return "; ".join(parts)
+
+
+def provenance(suite: Any, store: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """How the report was made, as label -> text."""
+    try:
+        own = version("conceptpatch")
+    except PackageNotFoundError:
+        from conceptpatch import __version__ as own
+    model = getattr(suite, "model", None) or {}
+    return {
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "—",
+        "conceptpatch": f"{own} (commit {_commit()})",
+        "store": str(store) if store is not None else "— (results passed in memory)",
+        "device": f"{model.get('device', 'cpu')}, {model.get('dtype', 'float32')}"
+                  + (f", device_map {model['device_map']}" if model.get("device_map") else ""),
+        "machine": _hardware(),
+        "working directory": os.getcwd(),
+    }
+
+
+def suite_text(suite: Any) -> str | None:
+    """The suite file as written, or None for a suite that has no file (in memory, a dict)."""
+    path = getattr(suite, "path", None)
+    try:
+        return Path(path).read_text(encoding="utf-8") if path else None
+    except OSError:
+        return None
+
+
+def _model_line(model: dict[str, Any]) -> str:
+    if "organism" in model:
+        return f"the built-in organism ({model['organism']}), not {PAPER_SETTING['model']}"
+    if "random" in model:
+        return f"a random-weight {model['random']} model (tests only), not EuroLLM-1.7B"
+    sources = [e.get("hub") or e.get("gguf_package") or e.get("gguf") or e.get("path")
+               for e in model.get("checkpoints", [])]
+    named = ", ".join(str(s) for s in sources[:2]) + (" ..." if len(sources) > 2 else "")
+    if any("EuroLLM-1.7B" in str(s) for s in sources):
+        return ""
+    return f"model {named or model.get('glob', '?')}, not {PAPER_SETTING['model']}"
+
+
+def departures(suite: Any, n_checkpoints: int | None = None) -> list[str]:
+    """One line per way the suite's experiment differs from the paper's (empty: none found)."""
+    if suite is None or not hasattr(suite, "model"):
+        return ["the suite is unknown (a report of a store): compare its settings by hand"]
+    paper = PAPER_SETTING
+    out = [_model_line(dict(suite.model))]
+    if n_checkpoints is not None and n_checkpoints != paper["checkpoints"]:
+        out.append(f"{n_checkpoints} checkpoint(s), not the paper's {paper['checkpoints']}")
+    lexicon = suite.lexicon.get("builtin") or suite.lexicon.get("format")
+    if lexicon != "multisimlex" and "organism" not in suite.model:
+        out.append(f"lexicon {lexicon or suite.lexicon.get('path')}, not Multi-SimLex")
+    for key, label in (("k", "few-shot examples k"), ("position", "patch position"),
+                       ("trials", "trials per output language"),
+                       ("max_new_tokens", "new tokens decoded")):
+        value = getattr(suite, key)
+        if value != paper[key]:
+            out.append(f"{label} = {value}, not the paper's {paper[key]}")
+    if suite.shots != "per_trial":
+        out.append(f"shots = {suite.shots!r}: examples shared per language pair, not per trial")
+    band = (suite.claims or {}).get("band", "mid")
+    if band != paper["band"]:
+        out.append(f"declared concept band {band!r}, not the paper's mid layers")
+    if suite.expect:
+        out.append(f"{len(suite.expect)} declared expectation(s) ([[expect]]): those cases are "
+                   "held to the suite's verdict, not the paper's")
+    out.append("trial design: seen sources sample source_pairs = "
+               f"{suite.source_pairs} pairs (the paper's code averages every pair without the "
+               "target's languages and English), C and D are drawn per output language without "
+               "the paper's first-token rule, and few-shot examples are drawn per prompt")
+    return [line for line in out if line]
