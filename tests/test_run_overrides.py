@@ -59,3 +59,26 @@ def test_a_bad_override_is_one_line_naming_the_fix(tmp_path, capsys, flags, says
         code = exit_.code
     err = capsys.readouterr().err
     assert code == 2 and says in err and err.count("\n") == 1, err
+
+
+def test_the_report_command_says_what_its_page_holds(tmp_path, capsys, tiny_suite_env):
+    """Without verdicts the page says no claim was tested; with verdicts.json it shows them."""
+    import json
+
+    suite = write_suite(tmp_path)
+    store = tmp_path / "store"
+    assert main(["run", str(suite), "--store", str(store), "--quiet", "--trials", "2",
+                 "--layers", "0", "--settings", "seen,unpatched"]) == 0
+    assert main(["report", str(store), "--out", str(tmp_path / "bare")]) == 0
+    assert "results only, no claims tested" in capsys.readouterr().out
+    assert "results (no claims tested)" in (tmp_path / "bare" / "index.html").read_text()
+    record = {"claim_id": "layer_sensitivity", "case": "seen", "verdict": "inconclusive",
+              "effect": 0.1, "ci_low": 0.0, "ci_high": 0.2, "pvalue": 0.5, "n": 2,
+              "message": "m", "schema_version": 1}
+    (tmp_path / "verdicts.json").write_text(json.dumps([record]))
+    assert main(["report", str(store), "--out", str(tmp_path / "full"), "--verdicts",
+                 str(tmp_path / "verdicts.json")]) == 0
+    assert "1 verdict(s)" in capsys.readouterr().out
+    assert "claim report: store" in (tmp_path / "full" / "index.html").read_text()
+    assert main(["report", str(store), "--verdicts", str(tmp_path / "none.json")]) == 2
+    assert "--verdicts" in capsys.readouterr().err

@@ -424,9 +424,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from conceptpatch.report import write_report
     from conceptpatch.results import load_store
 
-    out = write_report(load_store(args.store), [], {"name": Path(args.store).name}, args.out,
-                       store=args.store)
-    print(f"report written to {out}")
+    verdicts = []
+    if args.verdicts is not None:
+        try:
+            verdicts = json.loads(Path(args.verdicts).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise ConceptPatchError(
+                f"--verdicts {str(args.verdicts)!r} cannot be read ({err}): pass the"
+                " verdicts.json that `conceptpatch claims` wrote"
+            ) from None
+        verdicts = verdicts.get("verdicts", verdicts) if isinstance(verdicts, dict) else verdicts
+    out = write_report(load_store(args.store), verdicts, {"name": Path(args.store).name},
+                       args.out, store=args.store)
+    held = f"{len(verdicts)} verdict(s)" if verdicts else "results only, no claims tested"
+    print(f"report written to {out} ({held})")
     return 0
 
 
@@ -519,17 +530,21 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="write the HTML report of a store")
     report.add_argument("store", type=_store_arg, help="results store directory or file:// URL")
     report.add_argument("--out", type=Path, default=Path("reports/store"), help="output folder")
+    report.add_argument("--verdicts", type=Path,
+                        help="verdicts.json of `conceptpatch claims` to show (default: none;"
+                        " the page then says no claim was tested)")
     report.set_defaults(func=_cmd_report)
 
     annotate = sub.add_parser("annotate", help="export or import a manual annotation sheet")
     actions = annotate.add_subparsers(dest="action", required=True)
     export = actions.add_parser("export", help="sample trials into a CSV sheet to label")
-    export.add_argument("store")
-    export.add_argument("--out", required=True)
-    export.add_argument("--per-cell", type=int, default=5)
+    export.add_argument("store", help="results store directory or file:// URL")
+    export.add_argument("--out", required=True, help="the CSV sheet to write")
+    export.add_argument("--per-cell", type=int, default=5,
+                        help="trials sampled per checkpoint x setting x layer cell (default 5)")
     imp = actions.add_parser("import", help="store the labels of a filled-in sheet")
-    imp.add_argument("sheet")
-    imp.add_argument("store")
+    imp.add_argument("sheet", help="the filled-in CSV sheet")
+    imp.add_argument("store", help="results store whose trials it labels")
     annotate.set_defaults(func=_cmd_annotate)
 
     depth = sub.add_parser(
@@ -547,8 +562,9 @@ def _parser() -> argparse.ArgumentParser:
     organism = sub.add_parser("organism", help="the built-in model organism")
     org_actions = organism.add_subparsers(dest="action", required=True)
     train = org_actions.add_parser("train", help="train (or find cached) an organism variant")
-    train.add_argument("--variant", default="default")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--variant", default="default",
+                       help="recipe variant: default, tiny, no-parallel, no-phase-two, ...")
+    train.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     train.add_argument("--out", help="directory (default: the user cache)")
     organism.set_defaults(func=_cmd_organism)
     return parser

@@ -440,7 +440,9 @@ def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
     hashes = sorted(results["suite_hash"].astype(str).unique()) if "suite_hash" in results else []
     seeds = sorted(int(s) for s in results["seed"].unique()) if "seed" in results else []
     return {
-        "title": f"conceptpatch claim report: {_suite_attr(suite, 'name', 'suite')}",
+        "title": (f"conceptpatch claim report: {_suite_attr(suite, 'name', 'suite')}" if rows
+                  else f"conceptpatch results (no claims tested): "
+                       f"{_suite_attr(suite, 'name', 'suite')}"),
         "suite_name": str(_suite_attr(suite, "name", "suite")),
         "seed": str(_suite_attr(suite, "seed", seeds[0] if seeds else "—")),
         "result_seeds": [str(s) for s in seeds],
