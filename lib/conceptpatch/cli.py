@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 from conceptpatch.errors import CheckpointError, ConceptPatchError
 from conceptpatch.paths import default_store
+from conceptpatch.runplan import layers_arg, list_arg
 
 __all__ = ["default_store", "main"]
 
@@ -47,86 +48,15 @@ def _store_arg(text: str) -> Path:
     return Path(unquote(url.path))
 
 
-def _overridden(args: argparse.Namespace) -> Any:
-    """The suite with ``run``'s --device/--dtype/--trials/--layers/--settings applied, validated
-    as if the TOML file said so (a bad value is the same one-line error)."""
-    import dataclasses
-
-    import tomllib
-
-    from conceptpatch.suite import load_suite, parse_suite
-
-    suite = load_suite(args.suite)
-    given = {
-        "model": {"device": args.device, "dtype": args.dtype},
-        "sample": {"trials": args.trials},
-        "patch": {"layers": args.layers, "settings": args.settings},
-    }
-    given = {sec: {k: v for k, v in keys.items() if v is not None} for sec, keys in given.items()}
-    if not any(given.values()):
-        return suite
-    path = Path(args.suite)
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    for section, keys in given.items():
-        data[section] = {**data.get(section, {}), **keys}
-    merged = parse_suite(data, base=path.parent.resolve(), name=path.stem)
-    return dataclasses.replace(merged, path=suite.path)
-
-
-def _layers_arg(text: str) -> str | list[int]:
-    if text == "all":
-        return "all"
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--layers {text!r} is not 'all' or comma-separated integers like 0,6,12"
-        ) from None
-
-
-def _list_arg(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _dry_run(suite: Any, store: Path | str, checkpoints: Sequence[str] | None,
-             shard: tuple[int, int] | None) -> int:
-    """Print the units a run would compute (done / to compute) and the forwards they take."""
-    from conceptpatch.results import Store
-    from conceptpatch.run import plan_units
-    from conceptpatch.suite import OrganismNotTrained, resolve
-    from conceptpatch.trials import plan_trials
-
-    try:
-        resolved = resolve(suite, build=False, missing_ok=True)
-    except OrganismNotTrained as err:
-        print(f"dry run: {err}; `conceptpatch run` would train it first")
-        return 0
-    units = plan_units(resolved, checkpoints, shard)
-    target = Store(Path(store)) if Path(str(store)).exists() else None
-    digest = suite.settings_hash()
-    trials = len(plan_trials(resolved))
-    per_layer = "every layer" if suite.layers is None else f"{len(suite.layers)} layers"
-    todo = 0
-    print(f"dry run of {suite.name}: {len(units)} unit(s), {trials} trials each, store {store}")
-    for unit in units:
-        done = target is not None and target.open().has(unit.checkpoint.name, unit.setting, digest)
-        todo += not done
-        patched = unit.setting != "unpatched"
-        work = (f"{trials} x {per_layer} patched generations, {trials} x {suite.source_pairs}"
-                " source prompts" if patched else f"{trials} generations")
-        print(f"  {'done   ' if done else 'compute'} {unit.checkpoint.name}/{unit.setting}: {work}")
-    print(f"{todo} unit(s) to compute; nothing was loaded. Time depends on model and device:"
-          " measured rates are in docs/real-models.md and benchmarks/throughput.py")
-    return 0
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     from conceptpatch.pipeline import run_pipelined
+    from conceptpatch.runplan import dry_run, with_overrides
 
-    suite = _overridden(args)
+    suite = with_overrides(args.suite, device=args.device, dtype=args.dtype, trials=args.trials,
+                           layers=args.layers, settings=args.settings)
     store = args.store or default_store(suite.name, suite.settings_hash())
     if args.dry_run:
-        return _dry_run(suite, store, args.checkpoint, args.shard)
+        return dry_run(suite, store, args.checkpoint, args.shard)
     if args.quiet:
         _quiet()
     try:
@@ -509,9 +439,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", help="override [model] device (cpu, cuda, cuda:1, mps)")
     run.add_argument("--dtype", help="override [model] dtype (float32, bfloat16, float16)")
     run.add_argument("--trials", type=int, help="override [sample] trials per output language")
-    run.add_argument("--layers", type=_layers_arg,
+    run.add_argument("--layers", type=layers_arg,
                      help="override [patch] layers: all, or comma-separated first layers (0,6,12)")
-    run.add_argument("--settings", type=_list_arg,
+    run.add_argument("--settings", type=list_arg,
                      help="override [patch] settings, comma-separated (seen,en_en,unpatched)")
     run.add_argument("--dry-run", action="store_true",
                      help="print the units (done or to compute) and their forwards; load nothing")
