@@ -155,22 +155,28 @@ def induction_layers(results: pd.DataFrame, design: Design | None = None,
                    linewidth=1.5, label="unpatched: says C")
     layers = sorted(int(j) for j in patched(data, "seen", position)["layer"].unique()) or \
         sorted(int(j) for j in data.loc[data["layer"] >= 0, "layer"].unique())
+    _layer_axes(ax, layers, n_layers or 1, design, "rate", legend_columns=3)
+    return Plot(title, caption, png=fig_to_base64(fig))
+
+
+def _layer_axes(ax, layers: list[int], n_layers: int, design: Design, ylabel: str,
+                legend_columns: int) -> None:
+    """A rate-by-first-layer axis: the mid and late bands shaded and named (the declared one
+    marked), layer ticks, a grid, the legend below."""
     for name in ("mid", "late"):
-        pos = band_rows(layers, n_layers or 1, name)
+        pos = band_rows(layers, n_layers, name)
         if pos:
             lo, hi = layers[min(pos)] - 0.5, layers[max(pos)] + 0.5
             ax.axvspan(lo, hi, color=BAND_COLOURS[name], alpha=0.10, linewidth=0)
-            declared = design.band == name
-            ax.text((lo + hi) / 2, 1.03, name + (" (declared)" if declared else ""),
+            ax.text((lo + hi) / 2, 1.03, name + (" (declared)" if design.band == name else ""),
                     ha="center", va="bottom", fontsize=8, color=BAND_COLOURS[name])
     ax.set_ylim(-0.02, 1.1)
     ax.set_xlabel("first patched layer j")
-    ax.set_ylabel("rate")
+    ax.set_ylabel(ylabel)
     ax.set_xticks(layers)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=8,
-              frameon=False)
-    return Plot(title, caption, png=fig_to_base64(fig))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=legend_columns,
+              fontsize=8, frameon=False)
 
 
 def layer_curves(results: pd.DataFrame, design: Design | None = None, setting: str = "seen",
@@ -204,18 +210,5 @@ def layer_curves(results: pd.DataFrame, design: Design | None = None, setting: s
     ax.fill_between(pooled["layer"], pooled["low"], pooled["high"], color="black", alpha=0.12,
                     linewidth=0)
     layers = sorted(int(j) for j in pooled["layer"])
-    for name in ("mid", "late"):
-        pos = band_rows(layers, n_layers, name)
-        if pos:
-            lo, hi = layers[min(pos)] - 0.5, layers[max(pos)] + 0.5
-            ax.axvspan(lo, hi, color=BAND_COLOURS[name], alpha=0.10, linewidth=0)
-            ax.text((lo + hi) / 2, 1.03, name + (" (declared)" if design.band == name else ""),
-                    ha="center", va="bottom", fontsize=8, color=BAND_COLOURS[name])
-    ax.set_ylim(-0.02, 1.1)
-    ax.set_xlabel("first patched layer j")
-    ax.set_ylabel("exact rate of C")
-    ax.set_xticks(layers)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=6, fontsize=8,
-              frameon=False)
+    _layer_axes(ax, layers, n_layers, design, "exact rate of C", legend_columns=6)
     return Plot(title, caption, png=fig_to_base64(fig))
