@@ -44,7 +44,7 @@ def pytest_conceptpatch_results(config, suite, store, checkpoints):
     return df[df["checkpoint"].isin(checkpoints)] if checkpoints else df
 
 
-def fake_write_report(results, verdicts, suite, out_dir):
+def fake_write_report(results, verdicts, suite, out_dir, store=None):
     path = out_dir / "index.html"
     path.write_text(f"{len(results)} rows, {len(verdicts)} verdicts")
     return path
