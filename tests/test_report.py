@@ -385,3 +385,24 @@ def test_the_report_says_how_it_was_made_and_where_it_departs_from_the_paper(res
     assert not any("not EuroLLM" in line or "not Multi-SimLex" in line for line in euro)
     assert any("trial design" in line for line in euro)  # until the paper's design lands
     assert any("new tokens decoded = 8" in line for line in euro)
+
+
+def test_sample_trials_show_the_expected_word_and_the_target_prompt():
+    from types import SimpleNamespace
+
+    from conceptpatch.report import _expected_and_prompt, _trial_context
+    from conceptpatch.suite import load_suite
+    from conceptpatch.trials import target_prompt
+
+    suite = load_suite(Path(__file__).resolve().parents[1] / "suites" / "tiny-random.toml")
+    context = _trial_context(suite)
+    assert context is not None
+    resolved, trials = context
+    trial = next(iter(trials.values()))
+    row = SimpleNamespace(trial=trial.trial, concept=trial.concept,
+                          output_lang=trial.pair.output)
+    expected, prompt = _expected_and_prompt(context, row)
+    assert expected.split(" / ")[0] == resolved.lexicon.reference(trial.concept,
+                                                                 trial.pair.output)
+    assert prompt == target_prompt(resolved, trial).text and prompt.endswith('"')
+    assert _expected_and_prompt(None, row) == ("—", "")  # a report of a store: no suite

@@ -337,12 +337,48 @@ def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
     return out
 
 
+def _trial_context(suite: Any) -> tuple[Any, dict[int, Any]] | None:
+    """The suite's lexicon and planned trials by id (to show each sample's expected word and
+    prompt), or None when the report has no suite to plan from (a store, a dict)."""
+    from conceptpatch.errors import ConceptPatchError
+    from conceptpatch.suite import Suite, resolve
+    from conceptpatch.trials import plan_trials
+
+    if not isinstance(suite, Suite):
+        return None
+    try:
+        resolved = resolve(suite, build=False, missing_ok=True)
+        return resolved, {t.trial: t for t in plan_trials(resolved)}
+    except ConceptPatchError:  # an organism not in the cache, a lexicon file gone
+        return None
+
+
+def _expected_and_prompt(context: tuple[Any, dict[int, Any]] | None, row: Any) -> tuple[str, str]:
+    from conceptpatch.trials import target_prompt
+
+    if context is None:
+        return "—", ""
+    from conceptpatch.errors import LexiconError
+
+    resolved, trials = context
+    trial = trials.get(int(row.trial))
+    try:
+        words = resolved.lexicon.words(str(row.concept), str(row.output_lang))
+    except LexiconError:  # results of another lexicon than the suite's
+        return "—", ""
+    expected = " / ".join(words) if words else "—"
+    same = trial is not None and trial.concept == str(row.concept)
+    return expected, target_prompt(resolved, trial).text if same else ""
+
+
 def sample_trials(results: pd.DataFrame, per_category: int = _SAMPLES_PER_CATEGORY,
-                  seed: int = 0) -> list[dict[str, Any]]:
-    """A few patched trials per outcome category, for the reader to see what each category means."""
+                  seed: int = 0, suite: Any = None) -> list[dict[str, Any]]:
+    """A few patched trials per outcome category, for the reader to see what each category means:
+    with ``suite``, each with C's expected word(s) in the output language and its target prompt."""
     rows = results[results["layer"] >= 0] if not results.empty else results
     if rows.empty:
         return []
+    context = _trial_context(suite)
     rows = rows.assign(outcome_=plots.outcome(rows))
     present = set(rows["outcome_"])
     order = [c for c in plots.CATEGORY_ORDER if c in present] + sorted(
@@ -356,6 +392,8 @@ def sample_trials(results: pd.DataFrame, per_category: int = _SAMPLES_PER_CATEGO
         part = pd.concat([distinct, shuffled.drop(distinct.index)]).head(per_category)
         part = part.sort_values(["step", "layer", "trial"], kind="stable")
         trials = [{
+            **dict(zip(("expected", "prompt"), _expected_and_prompt(context, r), strict=True)),
+            "p_concept": f"{float(r.p_concept):.3f}",
             "checkpoint": str(r.checkpoint),
             "layer": int(r.layer),
             "setting": str(r.setting),
@@ -457,7 +495,7 @@ def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
         "claims": claim_blocks(rows, results, suite),
         "overview": _overview(results),
         "figures": _figures(results),
-        "samples": sample_trials(results),
+        "samples": sample_trials(results, suite=suite),
         "pos_rates": pos_rate_records(results),
         "read_depth": read_depth_records(results),
         "suite": json.dumps(_suite_dict(suite), indent=2, sort_keys=True, ensure_ascii=False),
