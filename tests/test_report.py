@@ -114,7 +114,8 @@ def test_report_is_self_contained(page):
     assert links.scripts == 0
     assert links.urls, "expected the figures' data: URLs and the page's anchors"
     for url in links.urls:
-        assert url.startswith(("data:image/png;base64,", "#")), url
+        assert url.startswith(("data:image/png;base64,", "data:text/csv;charset=utf-8,",
+                               "#")), url  # figures, their numbers, anchors: nothing outside
 
 
 def test_report_escapes_model_output_and_messages(page):
@@ -406,3 +407,25 @@ def test_sample_trials_show_the_expected_word_and_the_target_prompt():
                                                                  trial.pair.output)
     assert prompt == target_prompt(resolved, trial).text and prompt.endswith('"')
     assert _expected_and_prompt(None, row) == ("—", "")  # a report of a store: no suite
+
+
+def test_every_figure_drawn_offers_its_numbers_as_csv(simulated, results):
+    """Each figure with a PNG carries the numbers it draws; none fails to draw."""
+    import io
+    import urllib.parse
+
+    _, page = simulated
+    assert "Figure failed" not in page
+    images = page.count('src="data:image/png;base64,')
+    links = re.findall(r'href="data:text/csv;charset=utf-8,([^"]+)"', page)
+    assert images >= 5 and len(links) == images
+    for link in links:
+        table = pd.read_csv(io.StringIO(urllib.parse.unquote(link.replace("&amp;", "&"))))
+        assert list(table.columns) == ["panel", "series", "x", "y_or_row", "value"] and len(table)
+    curves = plots.layer_curves(results, Design())
+    drawn = pd.read_csv(io.StringIO(curves.data))
+    pooled = drawn[drawn["series"] == "pooled"]["value"].to_numpy()
+    rows = results[(results["setting"] == "seen") & results["output_seen"]
+                   & (results["layer"] >= 0) & (results["checkpoint"] == "c4k")]
+    expected = rows["category"].eq("exact").groupby(rows["layer"]).mean().to_numpy()
+    np.testing.assert_allclose(pooled, expected)  # the numbers are the rates drawn

@@ -13,6 +13,7 @@ from conceptpatch.figures.common import (
     best_layer,
     checkpoint_order,
     fig_to_base64,
+    figure_csv,
     outcome,
     patched,
     phase_boundary,
@@ -71,4 +72,4 @@ def category_bars(
     handles, names = axes[0].get_legend_handles_labels()
     axes[-1].legend(handles[::-1], names[::-1], loc="center left", bbox_to_anchor=(1.01, 0.5),
                     fontsize=8, frameon=False)
-    return Plot(title, caption, png=fig_to_base64(fig))
+    return Plot(title, caption, png=fig_to_base64(fig), data=figure_csv(fig))

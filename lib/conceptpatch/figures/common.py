@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from statsmodels.stats.proportion import proportion_confint
 
@@ -31,6 +32,7 @@ __all__ = [
     "declared_design",
     "exact_rate",
     "fig_to_base64",
+    "figure_csv",
     "final_checkpoint",
     "outcome",
     "patched",
@@ -86,6 +88,45 @@ class Plot:
     caption: str
     png: str | None = None
     note: str = ""
+    data: str = ""  # the numbers drawn, as CSV (figure_csv): what the reader can download
+
+
+def _label(artist: object) -> str:
+    label = str(artist.get_label()) if hasattr(artist, "get_label") else ""
+    return "" if label.startswith("_") else label
+
+
+def figure_csv(fig: Figure) -> str:
+    """The numbers a figure draws, as CSV: every labelled line's points, every bar (height and
+    bottom) and every heatmap cell, with its panel, series and x / y (tick labels where the
+    axis has them)."""
+    rows = []
+    for i, ax in enumerate(fig.axes):
+        panel = ax.get_title() or f"panel {i + 1}"
+        xticks = {round(t, 6): x.get_text() for t, x in zip(ax.get_xticks(),
+                                                             ax.get_xticklabels(), strict=False)}
+        yticks = {round(t, 6): y.get_text() for t, y in zip(ax.get_yticks(),
+                                                             ax.get_yticklabels(), strict=False)}
+        for line in ax.get_lines():
+            if not _label(line):
+                continue
+            for x, y in zip(np.asarray(line.get_xdata(), dtype=float),
+                            np.asarray(line.get_ydata(), dtype=float), strict=True):
+                rows.append((panel, _label(line), xticks.get(round(x, 6)) or f"{x:g}", "", y))
+        for container in ax.containers:
+            if not isinstance(container, BarContainer):  # error bars: drawn from the same rates
+                continue
+            for bar in container:
+                x = bar.get_x() + bar.get_width() / 2
+                rows.append((panel, _label(container), xticks.get(round(x, 6)) or f"{x:g}",
+                             f"bottom {bar.get_y():.6g}", bar.get_height()))
+        for image in ax.get_images():
+            grid = np.asarray(image.get_array(), dtype=float)
+            for (r, c), value in np.ndenumerate(grid):
+                rows.append((panel, "cell", xticks.get(round(float(c), 6)) or str(c),
+                             yticks.get(round(float(r), 6)) or str(r), value))
+    frame = pd.DataFrame(rows, columns=["panel", "series", "x", "y_or_row", "value"])
+    return frame.to_csv(index=False)
 
 
 def fig_to_base64(fig: Figure) -> str:

@@ -17,6 +17,7 @@ from conceptpatch.figures.common import (
     band_label_of,
     declared_design,
     fig_to_base64,
+    figure_csv,
     final_checkpoint,
     patched,
     rate_of,
@@ -87,7 +88,7 @@ def unseen_bars(results: pd.DataFrame, design: Design | None = None,
     right.set_ylabel("share of failures")
     right.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
     fig.tight_layout()
-    return Plot(title, caption, png=fig_to_base64(fig))
+    return Plot(title, caption, png=fig_to_base64(fig), data=figure_csv(fig))
 
 
 def language_rates(results: pd.DataFrame, design: Design | None = None,
@@ -140,4 +141,4 @@ def language_rates(results: pd.DataFrame, design: Design | None = None,
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8,
               frameon=False)
-    return Plot(title, caption, png=fig_to_base64(fig))
+    return Plot(title, caption, png=fig_to_base64(fig), data=figure_csv(fig))

@@ -20,6 +20,7 @@ from conceptpatch.figures.common import (
     declared_design,
     exact_rate,
     fig_to_base64,
+    figure_csv,
     final_checkpoint,
     patched,
     phase_boundary,
@@ -81,7 +82,7 @@ def layer_heatmap(results: pd.DataFrame, setting: str = "seen", position: str = 
                     f"by the model's depth ({band_spans(n_layers)}); the declared band is drawn "
                     "solid.")
     fig.colorbar(im, ax=ax, label="exact-match rate", pad=0.07 if design is not None else 0.05)
-    return Plot(title, caption, png=fig_to_base64(fig))
+    return Plot(title, caption, png=fig_to_base64(fig), data=figure_csv(fig))
 
 
 def _draw_bands(ax, layers: list[int], n_layers: int, design: Design, n_cols: int) -> None:
@@ -156,7 +157,7 @@ def induction_layers(results: pd.DataFrame, design: Design | None = None,
     layers = sorted(int(j) for j in patched(data, "seen", position)["layer"].unique()) or \
         sorted(int(j) for j in data.loc[data["layer"] >= 0, "layer"].unique())
     _layer_axes(ax, layers, n_layers or 1, design, "rate", legend_columns=3)
-    return Plot(title, caption, png=fig_to_base64(fig))
+    return Plot(title, caption, png=fig_to_base64(fig), data=figure_csv(fig))
 
 
 def _layer_axes(ax, layers: list[int], n_layers: int, design: Design, ylabel: str,
@@ -211,4 +212,4 @@ def layer_curves(results: pd.DataFrame, design: Design | None = None, setting: s
                     linewidth=0)
     layers = sorted(int(j) for j in pooled["layer"])
     _layer_axes(ax, layers, n_layers, design, "exact rate of C", legend_columns=6)
-    return Plot(title, caption, png=fig_to_base64(fig))
+    return Plot(title, caption, png=fig_to_base64(fig), data=figure_csv(fig))

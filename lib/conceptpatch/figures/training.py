@@ -18,6 +18,7 @@ from conceptpatch.figures.common import (
     declared_design,
     exact_rate,
     fig_to_base64,
+    figure_csv,
     patched,
     phase_boundary,
     rate_of,
@@ -128,7 +129,7 @@ def success_over_training(
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     note = "" if boundary is not None else (
         "No phase-2 checkpoint follows a phase-1 one in the results: no phase boundary marked.")
-    return Plot(title, caption, png=fig_to_base64(fig), note=note)
+    return Plot(title, caption, png=fig_to_base64(fig), data=figure_csv(fig), note=note)
 
 
 def claim_curves(results: pd.DataFrame, design: Design | None = None,
@@ -197,7 +198,7 @@ def claim_curves(results: pd.DataFrame, design: Design | None = None,
     ax.grid(alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8,
               frameon=False)
-    return Plot(title, caption, png=fig_to_base64(fig))
+    return Plot(title, caption, png=fig_to_base64(fig), data=figure_csv(fig))
 
 
 def phase_two_bars(results: pd.DataFrame, design: Design | None = None,
@@ -248,4 +249,4 @@ def phase_two_bars(results: pd.DataFrame, design: Design | None = None,
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8,
               frameon=False)
-    return Plot(title, caption, png=fig_to_base64(fig))
+    return Plot(title, caption, png=fig_to_base64(fig), data=figure_csv(fig))
