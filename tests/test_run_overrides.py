@@ -82,3 +82,22 @@ def test_the_report_command_says_what_its_page_holds(tmp_path, capsys, tiny_suit
     assert "claim report: store" in (tmp_path / "full" / "index.html").read_text()
     assert main(["report", str(store), "--verdicts", str(tmp_path / "none.json")]) == 2
     assert "--verdicts" in capsys.readouterr().err
+
+
+def test_check_with_a_store_lists_units_done_and_to_compute(tmp_path, capsys, tiny_suite_env):
+    suite = write_suite(tmp_path)
+    store = tmp_path / "store"
+    assert main(["check", str(suite), "--store", str(store)]) == 0
+    before = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert sum(line.startswith("  compute") for line in before) >= 2
+    assert main(["run", str(suite), "--store", str(store), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["check", str(suite), "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "0 unit(s) to compute" in out and "  compute" not in out and "  done" in out
+
+
+def test_an_unknown_checkpoint_name_gets_a_did_you_mean(tmp_path, capsys, no_load):
+    suite = write_suite(tmp_path)
+    assert main(["run", str(suite), "--dry-run", "--checkpoint", "random-lama"]) == 2
+    assert "did you mean 'random-llama'?" in capsys.readouterr().err

@@ -277,6 +277,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print("  hub: every revision exists and has safetensors weights")
     elif any(c.hub is not None for c in checkpoints):
         print("  hub revisions not verified offline: `conceptpatch check --online` checks them")
+    if args.store is not None:
+        from conceptpatch.runplan import dry_run
+
+        dry_run(suite, args.store, heading="store units of")
     return 0
 
 
@@ -454,6 +458,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also check that hub repositories and revisions exist (no weights are downloaded)",
     )
+    check.add_argument("--store", type=_store_arg,
+                       help="also list each unit as done or to compute in this results store")
     check.set_defaults(func=_cmd_check)
     _add_claims(sub)
 

@@ -9,6 +9,7 @@ prefixes are shared, and a source prompt's states are computed once however many
 
 from __future__ import annotations
 
+import difflib
 import gc
 import importlib.metadata
 import warnings
@@ -97,9 +98,11 @@ def plan_units(
     if checkpoints is not None:
         unknown = [name for name in checkpoints if name not in known]
         if unknown:
+            close = difflib.get_close_matches(unknown[0], list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise SuiteError(
                 f"checkpoint(s) {', '.join(unknown)} are not in suite {resolved.suite.name!r}"
-                f" (it has {', '.join(known)}): fix the name"
+                f"{hint} (it has {', '.join(known)}): fix the name"
             )
     chosen = [c for c in resolved.checkpoints if checkpoints is None or c.name in checkpoints]
     units = [Unit(c, s) for c in chosen for s in resolved.suite.settings]

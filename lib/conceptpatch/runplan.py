@@ -55,7 +55,7 @@ def list_arg(text: str) -> list[str]:
 
 
 def dry_run(suite: Suite, store: Path | str, checkpoints: Sequence[str] | None = None,
-            shard: tuple[int, int] | None = None) -> int:
+            shard: tuple[int, int] | None = None, heading: str = "dry run of") -> int:
     """Print the units a run would compute (done / to compute) and the forwards they take."""
     from conceptpatch.results import Store
     from conceptpatch.run import plan_units
@@ -65,7 +65,7 @@ def dry_run(suite: Suite, store: Path | str, checkpoints: Sequence[str] | None =
     try:
         resolved = resolve(suite, build=False, missing_ok=True)
     except OrganismNotTrained as err:
-        print(f"dry run: {err}; `conceptpatch run` would train it first")
+        print(f"{heading.split()[0]}: {err}; `conceptpatch run` would train it first")
         return 0
     units = plan_units(resolved, checkpoints, shard)
     target = Store(Path(store)) if Path(str(store)).exists() else None
@@ -73,7 +73,7 @@ def dry_run(suite: Suite, store: Path | str, checkpoints: Sequence[str] | None =
     trials = len(plan_trials(resolved))
     per_layer = "every layer" if suite.layers is None else f"{len(suite.layers)} layers"
     todo = 0
-    print(f"dry run of {suite.name}: {len(units)} unit(s), {trials} trials each, store {store}")
+    print(f"{heading} {suite.name}: {len(units)} unit(s), {trials} trials each, store {store}")
     for unit in units:
         done = target is not None and target.open().has(unit.checkpoint.name, unit.setting, digest)
         todo += not done
