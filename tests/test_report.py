@@ -429,3 +429,32 @@ def test_every_figure_drawn_offers_its_numbers_as_csv(simulated, results):
                    & (results["layer"] >= 0) & (results["checkpoint"] == "c4k")]
     expected = rows["category"].eq("exact").groupby(rows["layer"]).mean().to_numpy()
     np.testing.assert_allclose(pooled, expected)  # the numbers are the rates drawn
+
+
+def test_a_supported_case_with_a_caveat_reads_and_shows_as_one():
+    from conceptpatch.claims.common import CAVEAT
+    from conceptpatch.report import claim_sentence, verdict_records
+
+    base = {"claim_id": "phase_two", "verdict": "supported", "effect": 0.2, "ci_low": 0.1,
+            "ci_high": 0.3, "pvalue": 0.01, "n": 50, "message": "m"}
+    rows = verdict_records([
+        {**base, "case": "fr", "reading": "consistent with the paper's effect"},
+        {**base, "case": "fi", "reading": f"{CAVEAT}: the gain may only track translation ability"},
+    ])
+    assert [r["css"] for r in rows] == ["supported", "caveat"]
+    sentence = claim_sentence(rows)
+    assert "1 with a caveat: fi, the gain may only track translation ability" in sentence
+
+
+def test_a_caveat_replaces_only_a_supported_cases_reading():
+    """phase_two passes its 'may only track translation ability' caveat this way."""
+    from conceptpatch.claims import phase_two
+    from conceptpatch.claims.common import CAVEAT, make_verdict
+
+    def verdict(p_adj: float):
+        return make_verdict(phase_two.CLAIM, "fi", 0.05, effect=0.2, low=0.1, high=0.3,
+                            p_raw=p_adj, p_adj=p_adj, n=50, what="fi", evidence={},
+                            caveat="the gain may only track translation ability")
+
+    assert verdict(0.001).reading == f"{CAVEAT}: the gain may only track translation ability"
+    assert verdict(0.5).reading == "undetermined"

@@ -26,6 +26,7 @@ import jinja2
 import pandas as pd
 
 from conceptpatch import plots
+from conceptpatch.claims.common import CAVEAT
 from conceptpatch.files import atomic_write
 
 __all__ = [
@@ -126,7 +127,8 @@ def verdict_records(verdicts: Sequence[Any]) -> list[dict[str, str]]:
             "claim_id": str(v.get("claim_id", "")),
             "case": str(v.get("case", "")),
             "verdict": verdict,
-            "css": verdict if verdict in VERDICTS else "unknown",
+            "css": ("caveat" if verdict == "supported" and str(v.get("reading") or "")
+                    .startswith(CAVEAT) else verdict if verdict in VERDICTS else "unknown"),
             "reading": str(v.get("reading", "") or ""),
             "effect": _number(v.get("effect")),
             "ci": _bounds(v),
@@ -184,8 +186,13 @@ def claim_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
     else:
         head = "supported in none of " + ("its one case" if n == 1 else f"{n} cases")
     smaller = sum(r.get("reading") == "smaller than the paper's effect" for r in by["supported"])
-    if smaller:
-        head += f" ({smaller} smaller than the paper's effect)"
+    caveats = [r for r in by["supported"] if str(r.get("reading") or "").startswith(CAVEAT)]
+    notes = ([f"{smaller} smaller than the paper's effect"] if smaller else []) + (
+        [f"{len(caveats)} with a caveat: " + "; ".join(
+            f"{r['case']}, {str(r['reading']).removeprefix(CAVEAT + ': ')}" for r in caveats)]
+        if caveats else [])
+    if notes:
+        head += " (" + "; ".join(notes) + ")"
     parts = [head]
     refuted = by["refuted"]
     if refuted and len(refuted) <= _LIST_REFUTED:

@@ -193,6 +193,11 @@ def decide(p_adj: float, high: float, alpha: float, sesoi: float,
     return "inconclusive"
 
 
+#: How a supported case's reading starts when the support comes with a caveat (the report
+#: shows such cases as caveats, not as plain support).
+CAVEAT = "caveat"
+
+
 def reading(verdict: VerdictName, high: float, paper_effect: float, opposite: bool = False,
             significant: bool = False) -> str:
     """What a verdict means in words, "absent" kept apart from "smaller than the paper's"."""
@@ -492,14 +497,17 @@ def make_verdict(claim: Claim, case: str, alpha: float, *, effect: float, low: f
                  high: float, p_raw: float, p_adj: float, n: int, what: str,
                  evidence: Mapping[str, Any], opposite: bool = False,
                  opposite_text: str = "", sesoi: float | None = None,
-                 bounded: bool = True) -> Verdict:
+                 bounded: bool = True, caveat: str = "") -> Verdict:
     """A verdict from a case's numbers: decision, reading and a one-line message.
 
-    ``bounded=False`` for claims whose refutation is ``opposite`` alone (equivalence claims).
+    ``bounded=False`` for claims whose refutation is ``opposite`` alone (equivalence claims);
+    ``caveat`` replaces a supported case's reading (what the support may only reflect).
     """
     sesoi = claim.sesoi if sesoi is None else sesoi
     verdict = decide(p_adj, high if bounded else math.nan, alpha, sesoi, opposite)
     text = reading(verdict, high, claim.paper_effect, opposite, p_adj <= alpha)
+    if caveat and verdict == "supported":
+        text = f"{CAVEAT}: {caveat}"
     msg = (f"{what}: effect {effect:+.3f}, one-sided {1 - alpha:.0%} bounds {fmt_ci(low, high)}, "
            f"SESOI {sesoi}, paper {claim.paper_effect}; p={fmt_p(p_raw)}, Holm p={fmt_p(p_adj)}, "
            f"n={n}{'; ' + opposite_text if opposite else ''} -> {verdict} ({text})")

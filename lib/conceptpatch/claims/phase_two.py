@@ -141,6 +141,7 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
             return make_verdict(
                 claim, lang, alpha, effect=est.effect, low=est.low, high=max_high,
                 p_raw=p_raw, p_adj=p_adj, n=est.n,
+                caveat="the gain may only track translation ability" if tracks else "",
                 what=(f"{lang}: gain {before} -> {after} minus {versus}'s, "
                       f"{band_name(axes.design.band)} layer {best} of {list(per_layer)}; "
                       f"exact share of exact+synonym {share_before:.2f} -> {share_after:.2f}"
