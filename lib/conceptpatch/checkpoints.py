@@ -18,7 +18,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from conceptpatch.errors import CheckpointError
+from conceptpatch.errors import CheckpointError, first_line
 
 __all__ = [
     "DTYPES",
@@ -207,11 +207,6 @@ def _check_local(checkpoint: Checkpoint) -> None:
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0][:200] if text else type(err).__name__
-
-
 def _no_tokenizer(checkpoint: Checkpoint, where: str, why: str) -> str:
     return (
         f"checkpoint {checkpoint.name!r}: no tokenizer at {where!r} ({why}): copy the tokenizer"
@@ -232,7 +227,7 @@ def check_architecture(
         with torch.device("meta"):
             skeleton = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
     except (ValueError, KeyError, OSError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = first_line(err)
         raise CheckpointError(
             f"checkpoint {checkpoint.name!r}: transformers cannot build a causal LM from its"
             f" config.json ({first[:200]}): upgrade transformers for a new architecture, or set"
@@ -294,7 +289,7 @@ def load_checkpoint(
                    AutoTokenizer.from_pretrained(source, use_fast=True, **kwargs))
         except ValueError as err:  # files there, but none a fast tokenizer can be built from
             raise CheckpointError(_no_tokenizer(checkpoint, tokenizer or source,
-                                                _first_line(err))) from None
+                                                first_line(err)[:200])) from None
         model = AutoModelForCausalLM.from_pretrained(
             source,
             dtype=DTYPES[dtype],
@@ -305,10 +300,10 @@ def load_checkpoint(
     except SafetensorError as err:
         raise CheckpointError(
             f"checkpoint {checkpoint.name!r}: its safetensors weights at {source!r} are cut short"
-            f" or damaged ({_first_line(err)}): copy or download the checkpoint again"
+            f" or damaged ({first_line(err)[:200]}): copy or download the checkpoint again"
         ) from None
     except OSError as err:
-        first = _first_line(err)
+        first = first_line(err)[:200]
         raise CheckpointError(
             f"checkpoint {checkpoint.name!r} ({checkpoint.source}@{checkpoint.revision or 'main'})"
             f" cannot be loaded: {first} — check the id/revision (`conceptpatch check --online`)"

