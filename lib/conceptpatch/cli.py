@@ -280,7 +280,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.store is not None:
         from conceptpatch.runplan import dry_run
 
-        dry_run(suite, args.store, heading="store units of")
+        dry_run(suite, args.store, heading="store units of", resolved=resolved)
     return 0
 
 

@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import tomllib
 
@@ -55,27 +56,29 @@ def list_arg(text: str) -> list[str]:
 
 
 def dry_run(suite: Suite, store: Path | str, checkpoints: Sequence[str] | None = None,
-            shard: tuple[int, int] | None = None, heading: str = "dry run of") -> int:
-    """Print the units a run would compute (done / to compute) and the forwards they take."""
+            shard: tuple[int, int] | None = None, heading: str = "dry run of",
+            resolved: Any = None) -> int:
+    """Print the units a run would compute (done / to compute) and the forwards they take;
+    ``resolved``: the suite already resolved (``check`` has done it)."""
     from conceptpatch.results import Store
     from conceptpatch.run import plan_units
     from conceptpatch.suite import OrganismNotTrained, resolve
     from conceptpatch.trials import plan_trials
 
     try:
-        resolved = resolve(suite, build=False, missing_ok=True)
+        resolved = resolved or resolve(suite, build=False, missing_ok=True)
     except OrganismNotTrained as err:
         print(f"{heading.split()[0]}: {err}; `conceptpatch run` would train it first")
         return 0
     units = plan_units(resolved, checkpoints, shard)
-    target = Store(Path(store)) if Path(str(store)).exists() else None
+    target = Store(Path(store)).open() if Path(str(store)).exists() else None
     digest = suite.settings_hash()
     trials = len(plan_trials(resolved))
     per_layer = "every layer" if suite.layers is None else f"{len(suite.layers)} layers"
     todo = 0
     print(f"{heading} {suite.name}: {len(units)} unit(s), {trials} trials each, store {store}")
     for unit in units:
-        done = target is not None and target.open().has(unit.checkpoint.name, unit.setting, digest)
+        done = target is not None and target.has(unit.checkpoint.name, unit.setting, digest)
         todo += not done
         patched = unit.setting != "unpatched"
         work = (f"{trials} x {per_layer} patched generations, {trials} x {suite.source_pairs}"
