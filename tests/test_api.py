@@ -48,7 +48,7 @@ def test_the_callers_model_and_tokenizer_are_left_as_they_were(tiny_dirs):
     tokenizer = AutoTokenizer.from_pretrained(tiny_dirs["gpt2"])
     tokenizer.padding_side, tokenizer.pad_token = "right", None
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    conceptpatch.patch(model, tokenizer, seen=["en", "fr", "de"], layers=[0], trials=1,
+    conceptpatch.patch(model, tokenizer, seen=["en", "fr", "de", "es"], layers=[0], trials=1,
                        settings=["seen"])
     assert model.training and _hooks(model) == 0
     assert tokenizer.padding_side == "right" and tokenizer.pad_token is None
@@ -62,13 +62,14 @@ def test_patch_gives_the_rows_a_suite_run_gives(tiny_dirs):
     from conceptpatch.suite import resolve
     from conceptpatch.trials import plan_trials
 
-    keys = dict(seen=["en", "fr", "de"], unseen=[], lexicon="cldr", pos=None,
+    keys = dict(seen=["en", "fr", "de", "es"], unseen=[], lexicon="cldr", pos=None,
                 settings=["seen", "unpatched"], layers=[0, 2], trials=2, k=5,
                 shots="per_trial", position="last", max_new_tokens=6, source_pairs=4, seed=3,
                 name="m", step=0, tokens=0, phase=1)
     lm = load_checkpoint(Ckpt("m", path=str(tiny_dirs["llama"])), dtype="float64")
     resolved = resolve(suite_of(**keys))
-    expected = [run_unit(lm, resolved, s, plan_trials(resolved)) for s in keys["settings"]]
+    planned = plan_trials(resolved, lm.tokenizer)
+    expected = [run_unit(lm, resolved, s, planned) for s in keys["settings"]]
     got = conceptpatch.patch(lm.model, lm.tokenizer, **{k: v for k, v in keys.items()
                                                          if k not in ("unseen", "pos")})
     want = __import__("pandas").concat(expected, ignore_index=True)
@@ -79,7 +80,7 @@ def test_a_verdict_table_for_several_checkpoints_and_the_gate(tiny_dirs):
     import pandas as pd
 
     lm = load_checkpoint(Ckpt("m", path=str(tiny_dirs["llama"])))
-    tables = [conceptpatch.patch(lm.model, lm.tokenizer, seen=["en", "fr", "de"], layers=[0],
+    tables = [conceptpatch.patch(lm.model, lm.tokenizer, seen=["en", "fr", "de", "es"], layers=[0],
                                  trials=2, name=f"s{step}", step=step, tokens=step)
               for step in (1, 2, 3)]
     both = pd.concat(tables, ignore_index=True)
@@ -92,6 +93,6 @@ def test_an_nnsight_language_model_is_accepted(tiny_dirs):
     nnsight = pytest.importorskip("nnsight")
     lm = load_checkpoint(Ckpt("m", path=str(tiny_dirs["llama"])), dtype="float64")
     wrapped = nnsight.LanguageModel(lm.model, tokenizer=lm.tokenizer)
-    keys = dict(seen=["en", "fr", "de"], layers=[0], trials=1, settings=["seen"])
+    keys = dict(seen=["en", "fr", "de", "es"], layers=[0], trials=1, settings=["seen"])
     direct = conceptpatch.patch(lm.model, lm.tokenizer, **keys)
     assert conceptpatch.patch(wrapped, **keys)["output"].tolist() == direct["output"].tolist()

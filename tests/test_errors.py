@@ -140,7 +140,7 @@ CASES = [
         "one-concept lexicon",
         _with_lexicon([("dog", c, w) for c, w in (("en", "dog"), ("fr", "chien"), ("de", "Hund"))]),
         "check",
-        "needs 4",
+        "needs 6",
     ),
     ("k too large for the lexicon", _suite(prompt={"k": 900}), "check", "lower prompt.k"),
     ("lexicon file missing", _suite(lexicon={"builtin": None}), "check", None),

@@ -79,7 +79,7 @@ def test_the_engine_answers_as_the_peer_loop_on_gemma(gemma):
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
     resolved, lm = gemma
-    every = list(plan_trials(resolved))
+    every = list(plan_trials(resolved, lm.tokenizer))
     by_lang = {t.pair.output: t for t in every}  # the last trial of each output language
     trials = [*by_lang.values(), *every[:: max(1, len(every) // 4)][:4]]
     layers = [0, 3, 6, 9, 12, 15, 17]

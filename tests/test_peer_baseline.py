@@ -35,7 +35,7 @@ def bench():
     model = tiny_model("llama", len(tokenizer), layers=3, hidden=64, seed=0)
     lm = wrap_model(Checkpoint(name="peer", path="<memory>"), model, tokenizer)
     resolved = throughput._resolved("per_trial", 2, 6, lexicon)
-    trials = list(plan_trials(resolved))[:4]
+    trials = list(plan_trials(resolved, lm.tokenizer))[:4]
     layers = list(range(lm.n_layers))
     engine = throughput._engine(lm, resolved, trials, layers)
     return peer, throughput, lm, resolved, trials, layers, engine

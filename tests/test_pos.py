@@ -62,7 +62,7 @@ def test_a_suite_over_nouns_and_verbs_of_the_builtin_list(tmp_path, monkeypatch)
     path = write_suite(
         tmp_path,
         lexicon={"builtin": "multisimlex", "pos": ["nouns", "verbs"]},
-        languages={"seen": ["en", "fr", "es"]},
+        languages={"seen": ["en", "fr", "es", "pl"]},
         model={"random_layers": 1, "random_hidden": 16},
         patch={"layers": [0], "settings": ["seen", "unpatched"], "max_new_tokens": 2},
         sample={"trials": 20},

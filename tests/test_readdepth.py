@@ -36,8 +36,8 @@ def _table(changed: dict[int, list[bool]], unseen_changed: bool = True) -> pd.Da
     rows.append(row("unpatched", -1, n, "old", seen=False))
     for j, flags in changed.items():
         for t, flag in enumerate(flags):
-            rows.append(row("self", j, t, "new" if flag else "old"))
-        rows.append(row("self", j, n, "new" if unseen_changed else "old", seen=False))
+            rows.append(row("tgt", j, t, "new" if flag else "old"))
+        rows.append(row("tgt", j, n, "new" if unseen_changed else "old", seen=False))
     return pd.DataFrame(rows)
 
 
@@ -85,8 +85,8 @@ def test_missing_rows_are_errors() -> None:
     table = _table({0: [True, False]})
     with pytest.raises(ValueError, match="unpatched"):
         changed_by_layer(table[table["setting"] != "unpatched"])
-    with pytest.raises(ValueError, match="self"):
-        changed_by_layer(table[table["setting"] != "self"])
+    with pytest.raises(ValueError, match="tgt"):
+        changed_by_layer(table[table["setting"] != "tgt"])
     with pytest.raises(ValueError, match="unpatched row"):
         changed_by_layer(table[~((table["setting"] == "unpatched") & (table["trial"] == 1))])
     two = pd.concat([table, table.assign(checkpoint="other")])
@@ -98,7 +98,7 @@ def test_word_self_suite_measures_every_layer_in_word_mode() -> None:
     suite = parse_suite({**SUITE, "patch": {**SUITE["patch"], "position": "last"}})
     measured = word_self_suite(suite, trials=3)
     assert measured.position == "word"
-    assert measured.settings == ("self", "unpatched")
+    assert measured.settings == ("tgt", "unpatched")
     assert measured.layers is None and measured.trials == 3
     assert word_self_suite(suite, trials=None).trials == suite.trials
     assert (measured.seen, measured.k, measured.seed) == (suite.seen, suite.k, suite.seed)

@@ -48,6 +48,14 @@ def _multisimlex(tmp: Path) -> Path:
     return path
 
 
+def _two_languages(data: dict, unseen: str) -> None:
+    """Seen en and fr, one unseen: what the 9-noun translation.csv fixture can run (k = 2; with
+    two seen languages the paper's `seen` rule leaves no source pair, hence "other_output")."""
+    data["languages"] = {"seen": ["en", "fr"], "unseen": [unseen]}
+    data["prompt"]["k"] = 2
+    data["patch"]["seen_sources"] = "other_output"
+
+
 def _real_suite(tmp: Path, stem: str = "eurollm-1.7b", **model) -> dict:
     """The suite ``stem`` of suites/ with local paths moved into ``tmp``.
 
@@ -151,7 +159,7 @@ def test_missing_multisimlex_warns_with_the_url_and_run_fails(tmp_path, capsys):
 def test_empty_glob_warns_in_check_and_fails_run(tmp_path, capsys):
     _multisimlex(tmp_path)
     data = _real_suite(tmp_path)
-    data["languages"] = {"seen": ["en", "fr"], "unseen": ["es"]}
+    _two_languages(data, "es")
     path = _write(tmp_path, data)
     assert main(["check", str(path)]) == 0
     out, err = capsys.readouterr()
@@ -206,7 +214,7 @@ def test_glob_and_phases_give_steps_and_phases_from_directory_names(tmp_path, ca
     (tmp_path / "ckpts" / "iter_0000005.txt").write_text("")  # not a directory: skipped
     data = _real_suite(tmp_path, tokens_per_step=10)
     data["model"]["phases"] = [{"from_step": 0, "phase": 1}, {"from_step": 290000, "phase": 2}]
-    data["languages"] = {"seen": ["en", "fr"], "unseen": ["es"]}
+    _two_languages(data, "es")
     path = _write(tmp_path, data)
     found = [(c.name, c.step, c.tokens, c.phase) for c in resolve(load_suite(path)).checkpoints]
     assert found == [
@@ -227,7 +235,7 @@ def test_check_finds_layers_out_of_range_in_globbed_checkpoints(tmp_path, capsys
     _multisimlex(tmp_path)
     _fake_checkpoint(tmp_path / "ckpts" / "iter_0001000", layers=12)
     data = _real_suite(tmp_path)
-    data["languages"] = {"seen": ["en", "fr"], "unseen": ["es"]}
+    _two_languages(data, "es")
     assert main(["check", str(_write(tmp_path, data))]) == 2
     assert "out of range for a model with 12 layers" in capsys.readouterr().err
 
@@ -237,7 +245,7 @@ def test_listed_and_globbed_names_must_differ(tmp_path):
     _fake_checkpoint(tmp_path / "ckpts" / "iter_0001000")
     data = _real_suite(tmp_path)
     data["model"]["checkpoints"][0]["name"] = "iter_0001000"
-    data["languages"] = {"seen": ["en", "fr"], "unseen": ["es"]}
+    _two_languages(data, "es")
     with pytest.raises(SuiteError, match="occur twice"):
         resolve(load_suite(_write(tmp_path, data)))
 
@@ -255,8 +263,8 @@ def test_gpu_settings_reach_load_checkpoint(tmp_path, monkeypatch):
     data = _real_suite(tmp_path, dtype="float16", device="cuda:1", device_map="auto")
     data["model"]["trust_remote_code"] = True
     data["model"]["layers_path"] = "model.blocks"
-    data["languages"] = {"seen": ["en", "fr"], "unseen": ["es"]}
-    data["sample"] = {"trials": 1}
+    _two_languages(data, "es")
+    data["sample"] = {"trials": 1, "pairing": "any"}  # no tokenizer to plan with
     calls = []
 
     class Loaded(Exception):

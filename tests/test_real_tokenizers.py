@@ -189,7 +189,8 @@ def test_a_run_counts_and_warns_about_merged_quotes(tmp_path, monkeypatch):
     data = suite_data(
         languages={"seen": ["en", "de", "fr"]},
         prompt={"k": 1},
-        patch={"layers": [0], "settings": ["seen"], "max_new_tokens": 2},
+        patch={"layers": [0], "settings": ["seen"], "max_new_tokens": 2,
+               "seen_sources": "other_output"},
         sample={"trials": 4},
     )
     data["lexicon"] = {"path": str(_merged_lexicon(tmp_path))}

@@ -344,7 +344,7 @@ def test_read_depth_from_word_self_rows():
                         rate=lambda c, s, j, g: 0.9 if j <= 2 else 0.0, baseline=0.0,
                         translation=1.0, seen_failures={"target": 1.0}), seed=0)
     assert read_depth_records(df) == []  # the paper's `last` rows: no read depth
-    word = df.assign(position="word", setting=df["setting"].replace({"seen": "self"}))
+    word = df.assign(position="word", setting=df["setting"].replace({"seen": "tgt"}))
     (row,) = read_depth_records(word)
     assert row["depth"] == "2/6" and row["layer"] == "2"
 
@@ -377,28 +377,35 @@ def test_the_report_says_how_it_was_made_and_where_it_departs_from_the_paper(res
     tiny = load_suite(suites / "tiny-random.toml")
     page = write_report(results, [], tiny, tmp_path / "r", store="/data/store").read_text()
     assert "Differs from the paper" in page and "random-weight llama" in page
-    assert "trials per output language = 8, not the paper&#39;s 100" in page
+    assert "pairings (trials per target pair) = 8, not the paper&#39;s 100" in page
     for label in ("command", "conceptpatch", "store", "device", "machine"):
         assert f"<dt>{label}</dt>" in page
     assert "/data/store" in page and "commit " in page
     assert 'name = &#34;tiny-random&#34;' in page  # the suite file as written, escaped
     euro = departures(load_suite(suites / "eurollm-1.7b.toml"), n_checkpoints=26)
     assert not any("not EuroLLM" in line or "not Multi-SimLex" in line for line in euro)
-    assert any("trial design" in line for line in euro)  # until the paper's design lands
-    assert any("new tokens decoded = 8" in line for line in euro)
+    assert not any("source_pairs" in line or "pairing" in line or "new tokens" in line
+                   for line in euro)  # the paper's trial design
+    organism_tiny = departures(load_suite(suites / "organism-tiny.toml"))
+    assert any("seen_sources" in line for line in organism_tiny)
 
 
 def test_sample_trials_show_the_expected_word_and_the_target_prompt():
     from types import SimpleNamespace
 
     from conceptpatch.report import _expected_and_prompt, _trial_context
-    from conceptpatch.suite import load_suite
+    from conceptpatch.run import suite_trials
+    from conceptpatch.suite import load_suite, resolve
     from conceptpatch.trials import target_prompt
 
     suite = load_suite(Path(__file__).resolve().parents[1] / "suites" / "tiny-random.toml")
-    context = _trial_context(suite)
+    planned = suite_trials(resolve(suite))
+    rows = pd.DataFrame([{"trial": t.trial, "concept": t.concept,
+                          "target_concept": t.target_concept} for t in planned])
+    context = _trial_context(suite, rows)  # the pairings read back from the rows
     assert context is not None
     resolved, trials = context
+    assert list(trials.values()) == list(planned)
     trial = next(iter(trials.values()))
     row = SimpleNamespace(trial=trial.trial, concept=trial.concept,
                           output_lang=trial.pair.output)

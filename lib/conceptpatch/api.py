@@ -47,8 +47,8 @@ def patch(model: Any, tokenizer: Any = None, *, seen: Sequence[str],
           unseen: Sequence[str] = (), lexicon: str = "cldr", pos: str | None = None,
           settings: Sequence[str] = ("seen", "en_en", "unpatched"),
           layers: str | Sequence[int] = "all", trials: int = 100, k: int = 5,
-          shots: str = "per_trial", position: str = "last", max_new_tokens: int = 8,
-          source_pairs: int = 4, seed: int = 0, name: str = "in-memory", step: int = 0,
+          shots: str = "per_trial", position: str = "last", max_new_tokens: int = 10,
+          source_pairs: int | str = "all", seed: int = 0, name: str = "in-memory", step: int = 0,
           tokens: int = 0, phase: int = 1, layers_path: str | None = None) -> pd.DataFrame:
     """The results table of the method on ``model``, one row per trial and layer.
 
@@ -66,7 +66,7 @@ def patch(model: Any, tokenizer: Any = None, *, seen: Sequence[str],
     try:
         lm = wrap_model(resolved.checkpoints[0], hf_model, copy.deepcopy(hf_tokenizer),
                         layers_path)
-        planned = plan_trials(resolved)
+        planned = plan_trials(resolved, lm.tokenizer)
         frames = [run_unit(lm, resolved, setting, planned) for setting in suite.settings]
     finally:
         hf_model.train(training)
@@ -77,7 +77,7 @@ def patch(model: Any, tokenizer: Any = None, *, seen: Sequence[str],
 
 def suite_of(*, seen: Sequence[str], unseen: Sequence[str], lexicon: str, pos: str | None,
              settings: Sequence[str], layers: str | Sequence[int], trials: int, k: int,
-             shots: str, position: str, max_new_tokens: int, source_pairs: int, seed: int,
+             shots: str, position: str, max_new_tokens: int, source_pairs: int | str, seed: int,
              name: str, step: int, tokens: int, phase: int) -> Suite:
     """A suite for one in-memory model, validated as a TOML file with these keys would be."""
     data: dict[str, Any] = {

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -27,6 +27,7 @@ __all__ = [
     "check_architecture",
     "decoder_layers",
     "load_checkpoint",
+    "load_tokenizer",
     "wrap_model",
 ]
 
@@ -237,6 +238,47 @@ def check_architecture(
     return len(layers)
 
 
+def _tokenizer(
+    checkpoint: Checkpoint, source: str, tokenizer: str | None, kwargs: dict[str, Any]
+) -> object:
+    from transformers import AutoTokenizer
+
+    if tokenizer is None and Path(source).is_dir() and not any(
+        (Path(source) / name).exists() for name in TOKENIZER_FILES
+    ):
+        raise CheckpointError(_no_tokenizer(checkpoint, source, "no tokenizer files"))
+    try:
+        return (AutoTokenizer.from_pretrained(tokenizer, use_fast=True) if tokenizer else
+                AutoTokenizer.from_pretrained(source, use_fast=True, **kwargs))
+    except ValueError as err:  # files there, but none a fast tokenizer can be built from
+        raise CheckpointError(_no_tokenizer(checkpoint, tokenizer or source,
+                                            first_line(err)[:200])) from None
+
+
+def load_tokenizer(
+    checkpoint: Checkpoint, tokenizer: str | None = None, trust_remote_code: bool = False,
+    **_: object,
+) -> object:
+    """The tokenizer alone of ``checkpoint`` (or the shared ``tokenizer``), as `load_checkpoint`
+    loads it; takes `Suite.load_options` (the model's keys are ignored)."""
+    source = checkpoint.source
+    if checkpoint.is_gguf:
+        from conceptpatch.gguf_source import dequantized_dir
+        from conceptpatch.paths import cache_root
+
+        source = str(dequantized_dir(checkpoint.name, checkpoint.gguf, checkpoint.gguf_package,
+                                     cache_root() / "gguf"))
+    try:
+        return _tokenizer(checkpoint, source, tokenizer,
+                          {"revision": checkpoint.revision, "trust_remote_code": trust_remote_code})
+    except OSError as err:
+        raise CheckpointError(
+            f"checkpoint {checkpoint.name!r} ({checkpoint.source}@{checkpoint.revision or 'main'}):"
+            f" its tokenizer cannot be loaded: {first_line(err)[:200]} — check the id/revision"
+            " (`conceptpatch check --online`)"
+        ) from None
+
+
 def load_checkpoint(
     checkpoint: Checkpoint,
     dtype: DType = "float32",
@@ -252,7 +294,7 @@ def load_checkpoint(
     use). ``layers_path`` names the decoder layers where `decoder_layers` cannot find them;
     ``tokenizer`` (a folder or hub id) serves checkpoints saved without tokenizer files.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     if dtype not in DTYPES:
         raise CheckpointError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
@@ -277,19 +319,10 @@ def load_checkpoint(
             stacklevel=2,
         )
     kwargs = {"revision": checkpoint.revision, "trust_remote_code": trust_remote_code}
-    if tokenizer is None and Path(source).is_dir() and not any(
-        (Path(source) / name).exists() for name in TOKENIZER_FILES
-    ):
-        raise CheckpointError(_no_tokenizer(checkpoint, source, "no tokenizer files"))
     from safetensors import SafetensorError
 
     try:
-        try:
-            tok = (AutoTokenizer.from_pretrained(tokenizer, use_fast=True) if tokenizer else
-                   AutoTokenizer.from_pretrained(source, use_fast=True, **kwargs))
-        except ValueError as err:  # files there, but none a fast tokenizer can be built from
-            raise CheckpointError(_no_tokenizer(checkpoint, tokenizer or source,
-                                                first_line(err)[:200])) from None
+        tok = _tokenizer(checkpoint, source, tokenizer, kwargs)
         model = AutoModelForCausalLM.from_pretrained(
             source,
             dtype=DTYPES[dtype],

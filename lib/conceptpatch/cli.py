@@ -213,7 +213,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         resolve,
         suite_checkpoints,
     )
-    from conceptpatch.trials import plan_trials
+    from conceptpatch.trials import count_trials
 
     suite = load_suite(args.suite)
     try:
@@ -225,7 +225,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         resolved = None
     warnings = missing_data(suite)
     if resolved is not None:
-        checkpoints, trials = resolved.checkpoints, len(plan_trials(resolved))
+        checkpoints, trials = resolved.checkpoints, count_trials(resolved)
     else:
         random = "random" in suite.model
         checkpoints, trials = (() if random else suite_checkpoints(suite, True)), None

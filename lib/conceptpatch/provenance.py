@@ -91,6 +91,25 @@ def _model_line(model: dict[str, Any]) -> str:
     return f"model {named or model.get('glob', '?')}, not {PAPER_SETTING['model']}"
 
 
+def _design_departures(suite: Any) -> list[str]:
+    """Where the suite's trial design leaves the paper's (its code, clap): docs/suites.md."""
+    out = []
+    if getattr(suite, "source_pairs", None) is not None:
+        out.append(f"source_pairs = {suite.source_pairs}: each trial averages a sample of that many"
+                   " source pairs, not every eligible one")
+    if getattr(suite, "seen_sources", "paper") != "paper":
+        out.append("seen_sources = \"other_output\": seen sources are every seen pair into another"
+                   " output (the target's input and English included), not the paper's pairs"
+                   " without the target's languages and English")
+    if getattr(suite, "pairing", "token_disjoint") != "token_disjoint":
+        out.append("pairing = \"any\": C and D may share a first token (the paper pairs only"
+                   " concepts whose words share none)")
+    if "target" in getattr(suite, "settings", ()):
+        out.append("setting 'target' (every other input into the target's output) is"
+                   " conceptpatch's own, not one of the paper's")
+    return out
+
+
 def departures(suite: Any, n_checkpoints: int | None = None) -> list[str]:
     """One line per way the suite's experiment differs from the paper's (empty: none found)."""
     if suite is None or not hasattr(suite, "model"):
@@ -103,7 +122,7 @@ def departures(suite: Any, n_checkpoints: int | None = None) -> list[str]:
     if lexicon != "multisimlex" and "organism" not in suite.model:
         out.append(f"lexicon {lexicon or suite.lexicon.get('path')}, not Multi-SimLex")
     for key, label in (("k", "few-shot examples k"), ("position", "patch position"),
-                       ("trials", "trials per output language"),
+                       ("trials", "pairings (trials per target pair)"),
                        ("max_new_tokens", "new tokens decoded")):
         value = getattr(suite, key)
         if value != paper[key]:
@@ -116,8 +135,5 @@ def departures(suite: Any, n_checkpoints: int | None = None) -> list[str]:
     if suite.expect:
         out.append(f"{len(suite.expect)} declared expectation(s) ([[expect]]): those cases are "
                    "held to the suite's verdict, not the paper's")
-    out.append("trial design: seen sources sample source_pairs = "
-               f"{suite.source_pairs} pairs (the paper's code averages every pair without the "
-               "target's languages and English), C and D are drawn per output language without "
-               "the paper's first-token rule, and few-shot examples are drawn per prompt")
+    out += _design_departures(suite)
     return [line for line in out if line]

@@ -1,7 +1,7 @@
 """Read depth: how far into the network the positions after the query word still read the word.
 
 Self-patch every token of the query word (the ``word`` position mode) with the mean latent of a
-source prompt of the target's own language pair asking for another concept C (the ``self``
+source prompt of the target's own language pair asking for another concept C (the ``tgt``
 setting), from first layer j on. The positions after the word (the closing quote, the output
 language's name, the answer's opening quote) read the word through attention; once they have
 read it, overwriting the word changes nothing. The **read layer** is the highest first layer j at
@@ -14,7 +14,7 @@ the network; the default organism (6 layers) reads at 2/6 (layer 2 changes 0.6 o
 layer 3 0.1).
 
 Plain functions: `word_self_suite` (the measuring suite), `changed_by_layer` and `read_layer` on a
-results table (rows of settings ``self`` and ``unpatched`` in ``word`` mode, e.g. from a store),
+results table (rows of settings ``tgt`` and ``unpatched`` in ``word`` mode, e.g. from a store),
 `read_depth` (patch and measure one loaded model) and `suite_read_depth` (load a suite's
 checkpoint, usually the last one, and measure it).
 """
@@ -67,18 +67,18 @@ class ReadDepth:
 
 
 def word_self_suite(suite: Suite, trials: int | None = READ_TRIALS) -> Suite:
-    """``suite`` turned into the read-depth measurement: ``word`` position, settings ``self`` and
+    """``suite`` turned into the read-depth measurement: ``word`` position, settings ``tgt`` and
     ``unpatched``, every layer; ``trials`` per output language (None keeps the suite's)."""
     return dataclasses.replace(
         suite,
         position="word",
-        settings=("self", "unpatched"),
+        settings=("tgt", "unpatched"),
         layers=None,
         trials=suite.trials if trials is None else trials,
     )
 
 
-def changed_by_layer(frame: pd.DataFrame, setting: str = "self") -> pd.Series:
+def changed_by_layer(frame: pd.DataFrame, setting: str = "tgt") -> pd.Series:
     """Share of answers that differ from the same trial's unpatched answer, by first layer.
 
     ``frame`` holds rows of ``setting`` and of ``unpatched`` (one checkpoint, one position mode);
@@ -105,7 +105,7 @@ def read_layer(changed: Mapping[int, float] | pd.Series, threshold: float = READ
     return max(layers, default=-1)
 
 
-def read_depth_of(frame: pd.DataFrame, n_layers: int | None = None, setting: str = "self",
+def read_depth_of(frame: pd.DataFrame, n_layers: int | None = None, setting: str = "tgt",
                   threshold: float = READ_THRESHOLD) -> ReadDepth:
     """Read depth from a results table of one checkpoint (rows of ``setting`` and
     ``unpatched``, ``word`` mode); ``n_layers`` defaults to the table's ``n_layers`` column."""
@@ -134,7 +134,7 @@ def read_depth(lm: LoadedModel, resolved: Resolved, threshold: float = READ_THRE
                trials: int | None = READ_TRIALS) -> ReadDepth:
     """Measure the read depth of a loaded model on ``resolved``'s lexicon and languages.
 
-    Runs the ``word``/``self`` patch at every layer and the unpatched baseline over ``trials``
+    Runs the ``word``/``tgt`` patch at every layer and the unpatched baseline over ``trials``
     trials per output language (the suite's seed, prompts and sources); nothing is stored.
     """
     from conceptpatch.run import run_unit
@@ -142,12 +142,12 @@ def read_depth(lm: LoadedModel, resolved: Resolved, threshold: float = READ_THRE
 
     suite = word_self_suite(resolved.suite, trials)
     measured = dataclasses.replace(resolved, suite=suite)
-    planned = plan_trials(measured)
+    planned = plan_trials(measured, lm.tokenizer)
     frame = pd.concat(
-        [run_unit(lm, measured, setting, planned) for setting in ("unpatched", "self")],
+        [run_unit(lm, measured, setting, planned) for setting in ("unpatched", "tgt")],
         ignore_index=True,
     )
-    return read_depth_of(frame, lm.n_layers, "self", threshold)
+    return read_depth_of(frame, lm.n_layers, "tgt", threshold)
 
 
 def suite_read_depth(suite: Suite, checkpoints: Sequence[str] | None = None,

@@ -344,9 +344,10 @@ def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
     return out
 
 
-def _trial_context(suite: Any) -> tuple[Any, dict[int, Any]] | None:
+def _trial_context(suite: Any, results: pd.DataFrame) -> tuple[Any, dict[int, Any]] | None:
     """The suite's lexicon and planned trials by id (to show each sample's expected word and
-    prompt), or None when the report has no suite to plan from (a store, a dict)."""
+    prompt), or None when the report has no suite to plan from (a store, a dict). The pairings
+    are read back from the rows (no tokenizer needed)."""
     from conceptpatch.errors import ConceptPatchError
     from conceptpatch.suite import Suite, resolve
     from conceptpatch.trials import plan_trials
@@ -355,8 +356,14 @@ def _trial_context(suite: Any) -> tuple[Any, dict[int, Any]] | None:
         return None
     try:
         resolved = resolve(suite, build=False, missing_ok=True)
-        return resolved, {t.trial: t for t in plan_trials(resolved)}
-    except ConceptPatchError:  # an organism not in the cache, a lexicon file gone
+        n = suite.trials
+        rows = results.drop_duplicates("trial").set_index("trial")
+        known = {i % n: (str(r.concept), str(r.target_concept)) for i, r in rows.iterrows()}
+        pairings = [known.get(i, ("", "")) for i in range(n)]
+        if ("", "") in pairings:
+            return None
+        return resolved, {t.trial: t for t in plan_trials(resolved, pairings=pairings)}
+    except (ConceptPatchError, KeyError, ValueError):  # no organism in the cache, no lexicon
         return None
 
 
@@ -385,7 +392,7 @@ def sample_trials(results: pd.DataFrame, per_category: int = _SAMPLES_PER_CATEGO
     rows = results[results["layer"] >= 0] if not results.empty else results
     if rows.empty:
         return []
-    context = _trial_context(suite)
+    context = _trial_context(suite, results)
     rows = rows.assign(outcome_=plots.outcome(rows))
     present = set(rows["outcome_"])
     order = [c for c in plots.CATEGORY_ORDER if c in present] + sorted(
@@ -516,14 +523,14 @@ def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
 
 def read_depth_records(results: pd.DataFrame) -> list[dict[str, str]]:
     """Read depth per checkpoint (:mod:`conceptpatch.readdepth`) from the run's ``word``-mode
-    ``self`` rows; empty when the run has none (the paper's ``last``-position suites)."""
+    ``tgt`` rows; empty when the run has none (the paper's ``last``-position suites)."""
     from conceptpatch.readdepth import read_depth_of
 
     if results.empty or "position" not in results.columns:
         return []
     word = results[(results["position"] == "word")
-                   & results["setting"].isin(["self", "unpatched"])]
-    word = word[word["checkpoint"].isin(word.loc[word["setting"] == "self", "checkpoint"])]
+                   & results["setting"].isin(["tgt", "unpatched"])]
+    word = word[word["checkpoint"].isin(word.loc[word["setting"] == "tgt", "checkpoint"])]
     found = []
     for checkpoint in plots.checkpoint_order(word) if not word.empty else []:
         at = word[word["checkpoint"] == checkpoint]

@@ -23,14 +23,21 @@ import torch
 from tqdm.auto import tqdm
 
 from conceptpatch.capture import StateCache, concept_latents
-from conceptpatch.checkpoints import Checkpoint, LoadedModel, load_checkpoint
+from conceptpatch.checkpoints import Checkpoint, LoadedModel, load_checkpoint, load_tokenizer
 from conceptpatch.errors import SuiteError
 from conceptpatch.patching import UNPATCHED, patched_sweep, width_of
 from conceptpatch.prompts import Prompt, quote_merges
 from conceptpatch.results import Store, conform
 from conceptpatch.scoring import categorize
 from conceptpatch.suite import Resolved, Suite, resolve
-from conceptpatch.trials import Trial, plan_trials, source_prompts, target_prompt
+from conceptpatch.trials import (
+    Trial,
+    check_design,
+    plan_trials,
+    source_prompts,
+    target_prompt,
+    token_conflicts,
+)
 
 __all__ = [
     "CPU_BATCH_SIZE",
@@ -45,6 +52,7 @@ __all__ = [
     "run_suite",
     "run_unit",
     "score_ids",
+    "suite_trials",
     "sweep_trials",
     "versions",
 ]
@@ -207,9 +215,39 @@ class Outcome:
     p_first: float
 
 
-def _shared_order(trials: Sequence[Trial]) -> list[Trial]:
-    """Trials grouped by target pair and few-shot examples (so chunks share prefixes)."""
-    return sorted(trials, key=lambda t: (t.pair.input, t.pair.output, t.examples, t.trial))
+def suite_trials(resolved: Resolved, tokenizer: object | None = None) -> tuple[Trial, ...]:
+    """The suite's trials, the token rule applied with the tokenizer of its first checkpoint
+    (in the suite's order, so every shard and process plans the same trials)."""
+    check_design(resolved)  # before anything is loaded
+    if resolved.suite.pairing == "token_disjoint" and tokenizer is None:
+        if not resolved.checkpoints:
+            raise SuiteError(f"suite {resolved.suite.name!r} has no checkpoint to plan with")
+        tokenizer = load_tokenizer(resolved.checkpoints[0], **resolved.suite.load_options)
+    return plan_trials(resolved, tokenizer)
+
+
+def check_tokenizer(lm: LoadedModel, resolved: Resolved, trials: Sequence[Trial]) -> None:
+    """Refuse a checkpoint under whose tokenizer a planned C and D share a first token."""
+    if resolved.suite.pairing != "token_disjoint":
+        return
+    bad = token_conflicts(resolved, trials, lm.tokenizer)
+    if bad:
+        first = resolved.checkpoints[0].name
+        raise SuiteError(
+            f"checkpoint {lm.checkpoint.name!r} tokenizes differently from {first!r}, whose"
+            f" tokenizer planned the pairings: under it {len(bad)} trials' C and D share a first"
+            f" token (e.g. {bad[0].concept!r} / {bad[0].target_concept!r}): give every checkpoint"
+            ' one tokenizer ([model] tokenizer = "DIR or hub id"), run it in a suite of its own,'
+            ' or set sample.pairing = "any" (a departure from the paper)'
+        )
+
+
+def _shared_order(resolved: Resolved, trials: Sequence[Trial]) -> list[Trial]:
+    """Trials ordered so chunks share work: by pairing (one pairing's source prompts serve all
+    its target pairs), or with per-pair shots by target pair and examples (shared prefixes)."""
+    if resolved.suite.shots == "per_pair":
+        return sorted(trials, key=lambda t: (t.pair.input, t.pair.output, t.examples, t.trial))
+    return sorted(trials, key=lambda t: (t.pairing, t.trial))
 
 
 def sweep_trials(
@@ -230,13 +268,16 @@ def sweep_trials(
     if layers is None:
         layers = [UNPATCHED] if setting == "unpatched" else suite_layers(suite, lm.n_layers)
     width = width_of(suite.position)  # type: ignore[arg-type]
-    ordered = _shared_order(trials)
-    targets = [target_prompt(resolved, t) for t in ordered]
+    ordered = _shared_order(resolved, trials)
     sources = (
         [source_prompts(resolved, t, setting) for t in ordered]
         if setting != "unpatched"
         else [[] for _ in ordered]
     )
+    if setting != "unpatched":  # trials the setting has no source for are not run under it
+        kept = [i for i, group in enumerate(sources) if group]
+        ordered, sources = [ordered[i] for i in kept], [sources[i] for i in kept]
+    targets = [target_prompt(resolved, t) for t in ordered]
     uses: dict[tuple[str, int], int] = {}
     for group in sources:
         for p in group:
@@ -393,7 +434,8 @@ def run_suite(
     units = plan_units(resolved, checkpoints, shard)
     target = Store(Path(store)).open()
     digest = suite.settings_hash()
-    trials = plan_trials(resolved)
+    missing_any = any(not target.has(u.checkpoint.name, u.setting, digest) for u in units)
+    trials = suite_trials(resolved) if missing_any else ()
     missing = [u for u in units if not target.has(u.checkpoint.name, u.setting, digest)]
     with tqdm(
         total=len(missing) * len(trials), disable=not progress, unit="trial", desc=suite.name
@@ -410,6 +452,7 @@ def run_suite(
                     lm = None
                     bar.set_postfix_str(name)
                     lm = load_checkpoint(unit.checkpoint, **suite.load_options)
+                    check_tokenizer(lm, resolved, trials)
                 with organism_threads(suite):
                     frame = run_unit(lm, resolved, unit.setting, trials, bar.update)
                 meta = {

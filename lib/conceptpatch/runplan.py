@@ -63,7 +63,7 @@ def dry_run(suite: Suite, store: Path | str, checkpoints: Sequence[str] | None =
     from conceptpatch.results import Store
     from conceptpatch.run import plan_units
     from conceptpatch.suite import OrganismNotTrained, resolve
-    from conceptpatch.trials import plan_trials
+    from conceptpatch.trials import count_trials, setting_work
 
     try:
         resolved = resolved or resolve(suite, build=False, missing_ok=True)
@@ -73,7 +73,7 @@ def dry_run(suite: Suite, store: Path | str, checkpoints: Sequence[str] | None =
     units = plan_units(resolved, checkpoints, shard)
     target = Store(Path(store)).open() if Path(str(store)).exists() else None
     digest = suite.settings_hash()
-    trials = len(plan_trials(resolved))
+    trials = count_trials(resolved)
     per_layer = "every layer" if suite.layers is None else f"{len(suite.layers)} layers"
     todo = 0
     print(f"{heading} {suite.name}: {len(units)} unit(s), {trials} trials each, store {store}")
@@ -81,8 +81,9 @@ def dry_run(suite: Suite, store: Path | str, checkpoints: Sequence[str] | None =
         done = target is not None and target.has(unit.checkpoint.name, unit.setting, digest)
         todo += not done
         patched = unit.setting != "unpatched"
-        work = (f"{trials} x {per_layer} patched generations, {trials} x {suite.source_pairs}"
-                " source prompts" if patched else f"{trials} generations")
+        runs, sources = setting_work(resolved, unit.setting)
+        work = (f"{runs} x {per_layer} patched generations, {sources} source prompts"
+                if patched else f"{runs} generations")
         print(f"  {'done   ' if done else 'compute'} {unit.checkpoint.name}/{unit.setting}: {work}")
     print(f"{todo} unit(s) to compute; nothing was loaded. Time depends on model and device:"
           " measured rates are in docs/real-models.md and benchmarks/throughput.py")

@@ -65,12 +65,19 @@ __all__ = [
     "suite_lexicon",
 ]
 
-#: Version of the trial plan (conceptpatch.trials): 2 draws C without replacement per output
-#: language. Part of the settings hash, so stores of an older plan are never mixed in.
-TRIAL_PLAN = 2
-#: Source settings of the paper, plus the unpatched baseline.
-SETTINGS: tuple[str, ...] = ("seen", "target", "en_en", "self", "unpatched")
+#: Version of the trial plan (conceptpatch.trials): 3 is the paper's crossed design (token-disjoint
+#: pairings, each crossed with every target pair, examples shared per pairing). Part of the
+#: settings hash, so stores of an older plan are never mixed in.
+TRIAL_PLAN = 3
+#: Source settings: the paper's (clap's ``get_settings``: seen, en_en, tgt, self, tgt_tgt),
+#: conceptpatch's own ``target`` (every other input into the target's output), and the
+#: unpatched baseline. See `conceptpatch.trials.source_pairs`.
+SETTINGS: tuple[str, ...] = ("seen", "en_en", "tgt", "self", "tgt_tgt", "target", "unpatched")
 SHOTS: tuple[str, ...] = ("per_trial", "per_pair")
+#: Which pairs ``seen`` averages over: the paper's rule, or every pair into another output.
+SEEN_SOURCES: tuple[str, ...] = ("paper", "other_output")
+#: How C and D are paired: no shared first token (the paper's rule), or any two concepts.
+PAIRINGS: tuple[str, ...] = ("token_disjoint", "any")
 LEXICON_FORMATS: tuple[str, ...] = tuple(FORMATS)
 
 
@@ -90,9 +97,12 @@ class Suite:
     layers: tuple[int, ...] | None = None  # None = all layers
     position: str = "last"
     settings: tuple[str, ...] = ("seen", "en_en", "unpatched")
-    max_new_tokens: int = 8
-    source_pairs: int = 4
-    trials: int = 100
+    max_new_tokens: int = 10
+    source_pairs: int | None = None  # None: every eligible pair (the paper)
+    seen_sources: str = "paper"
+    trials: int = 100  # pairings, each crossed with every target pair
+    target_pairs: tuple[str, ...] | None = None  # "in-out"; None: one per output language
+    pairing: str = "token_disjoint"
     claims: Mapping[str, Any] = field(default_factory=dict)  # [claims]: what claims pre-declare
     expect: tuple[Mapping[str, str], ...] = ()  # [[expect]]: verdicts a model is known to give
     description: str = ""
@@ -357,6 +367,7 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
         raise SuiteError("[languages] seen is empty: list at least two seen language codes")
     prompt = sections.get("prompt", {})
     patch = sections.get("patch", {})
+    sample = sections.get("sample", {})
     settings = tuple(patch.get("settings", ("seen", "en_en", "unpatched")))
     for s in settings:
         _choice("patch.settings entry", s, SETTINGS)
@@ -383,12 +394,47 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
         layers=None if layers == "all" else tuple(layers),
         position=_choice("patch.position", patch.get("position", "last"), POSITION_MODES),
         settings=settings,
-        max_new_tokens=_positive("patch.max_new_tokens", patch.get("max_new_tokens", 8)),
-        source_pairs=_positive("patch.source_pairs", patch.get("source_pairs", 4)),
-        trials=_positive("sample.trials", sections.get("sample", {}).get("trials", 100)),
+        max_new_tokens=_positive("patch.max_new_tokens", patch.get("max_new_tokens", 10)),
+        source_pairs=(None if patch.get("source_pairs", "all") == "all"
+                      else _positive("patch.source_pairs", patch["source_pairs"])),
+        seen_sources=_choice("patch.seen_sources", patch.get("seen_sources", "paper"),
+                             SEEN_SOURCES),
+        trials=_positive("sample.trials", sample.get("trials", 100)),
+        target_pairs=_target_pairs(sample.get("target_pairs"), seen, unseen),
+        pairing=_choice("sample.pairing", sample.get("pairing", "token_disjoint"), PAIRINGS),
         claims=dict(sections.get("claims", {})),
         expect=_expectations(data.get("expect", [])),
     )
+
+
+def _target_pairs(
+    entries: list[str] | None, seen: tuple[str, ...], unseen: tuple[str, ...]
+) -> tuple[str, ...] | None:
+    """``[sample] target_pairs``: "in-out" pairs, input seen, output any language of the suite."""
+    if entries is None:
+        return None
+    if not entries:
+        raise SuiteError("sample.target_pairs is empty: list pairs such as \"fr-de\", or drop it")
+    out = []
+    for entry in entries:
+        parts = entry.split("-")
+        if len(parts) != 2 or not all(parts):
+            raise SuiteError(f"sample.target_pairs entry {entry!r} is not \"in-out\" (e.g."
+                             " \"fr-de\"): write the input and output codes joined by '-'")
+        src, dst = parts
+        if seen and src not in seen:
+            raise SuiteError(f"sample.target_pairs {entry!r}: input {src!r} is not a seen language"
+                             f" ({', '.join(seen)}): use a seen input")
+        if seen and dst not in seen + unseen:
+            raise SuiteError(f"sample.target_pairs {entry!r}: output {dst!r} is not a language of"
+                             " the suite: add it to [languages] or fix the pair")
+        if src == dst:
+            raise SuiteError(f"sample.target_pairs {entry!r} translates a language into itself:"
+                             " use two different languages")
+        if entry in out:
+            raise SuiteError(f"sample.target_pairs lists {entry!r} twice: list each pair once")
+        out.append(entry)
+    return tuple(out)
 
 
 _EXPECT_KEYS: dict[str, str] = {"claim": "str", "case": "str", "verdict": "str", "reason": "str"}

@@ -52,6 +52,7 @@ TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "fraction": (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 1,
                  "a number in (0, 1]"),
     "str_or_strs": (lambda v: isinstance(v, str) or str_list(v), "a string or a list of strings"),
+    "int_or_all": (lambda v: v == "all" or is_int(v), '"all" or an integer'),
 }
 
 #: section -> key -> type name. The top level is section "".
@@ -73,9 +74,9 @@ SCHEMA: dict[str, dict[str, str]] = {
     "prompt": {"k": "int", "template": "str", "separator": "str", "shots": "str"},
     "patch": {
         "layers": "layers", "position": "str", "settings": "strs", "max_new_tokens": "int",
-        "source_pairs": "int",
+        "source_pairs": "int_or_all", "seen_sources": "str",
     },
-    "sample": {"trials": "int"},
+    "sample": {"trials": "int", "target_pairs": "strs", "pairing": "str"},
     "claims": {
         "band": "band", "reference": "str", "early_fraction": "fraction",
         "high_resource": "strs", "low_resource": "strs", "gate_window": "int",

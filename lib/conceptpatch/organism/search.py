@@ -38,7 +38,8 @@ def band_layers(n_layers: int, band: tuple[float, float] = MID_BAND) -> list[int
 
 def organism_resolved(root: Path, trials: int = 100, seed: int = 0) -> Resolved:
     """The organism suite (seen setting + unpatched, ``last`` position) on the organism in
-    ``root``, resolved without touching the cache."""
+    ``root``, resolved without touching the cache. An organism with fewer than four seen
+    languages averages every pair into another output (the paper's rule leaves none)."""
     checkpoints, lexicon, languages = _organism(Path(root))
     seen = tuple(code for code, is_seen in languages if is_seen)
     unseen = tuple(code for code, is_seen in languages if not is_seen)
@@ -48,7 +49,8 @@ def organism_resolved(root: Path, trials: int = 100, seed: int = 0) -> Resolved:
         "languages": {"seen": list(seen), "unseen": list(unseen)},
         "prompt": {"k": 5, "shots": "per_trial"},
         "patch": {"layers": "all", "position": "last", "settings": ["seen", "unpatched"],
-                  "max_new_tokens": 8, "source_pairs": 4},
+                  "max_new_tokens": 10,
+                  "seen_sources": "paper" if len(seen) >= 4 else "other_output"},
         "sample": {"trials": trials},
     })  # fmt: skip
     return Resolved(suite, checkpoints, _restrict(lexicon, seen + unseen, None), seen, unseen)
@@ -65,7 +67,7 @@ def measure_checkpoint(resolved: Resolved, checkpoint: Checkpoint,
     from conceptpatch.trials import plan_trials
 
     lm = load_checkpoint(checkpoint, dtype="float32", device="cpu")
-    planned = plan_trials(resolved)
+    planned = plan_trials(resolved, lm.tokenizer)
     seen = run_unit(lm, resolved, "seen", planned)
     base = run_unit(lm, resolved, "unpatched", planned)
     n = lm.n_layers
