@@ -206,3 +206,24 @@ def test_setting_work_counts_distinct_source_prompts(planned):
         kept = [t for t in trials if source_prompts(resolved, t, setting)]
         distinct = {p.text for t in kept for p in source_prompts(resolved, t, setting)}
         assert runs == len(kept) and sources == len(distinct)
+
+
+def test_a_pairings_source_prompts_run_once_for_all_its_target_pairs(monkeypatch):
+    """One unit runs each distinct source prompt once, though every target pair averages it."""
+    from conceptpatch import capture
+    from conceptpatch.checkpoints import load_checkpoint
+
+    resolved = resolve(_suite(trials=4))
+    lm = load_checkpoint(resolved.checkpoints[0])
+    trials = suite_trials(resolved)
+    ran: list[str] = []
+    original = capture.prompt_states
+
+    def counted(lm, prompts, width=1):
+        ran.extend(p.text for p in prompts)
+        return original(lm, prompts, width)
+
+    monkeypatch.setattr(capture, "prompt_states", counted)
+    run_unit(lm, resolved, "seen", trials)
+    used = [p.text for t in trials for p in source_prompts(resolved, t, "seen")]
+    assert sorted(ran) == sorted(set(used)) and len(used) > len(set(used))

@@ -48,8 +48,10 @@ def patch(model: Any, tokenizer: Any = None, *, seen: Sequence[str],
           settings: Sequence[str] = ("seen", "en_en", "unpatched"),
           layers: str | Sequence[int] = "all", trials: int = 100, k: int = 5,
           shots: str = "per_trial", position: str = "last", max_new_tokens: int = 10,
-          source_pairs: int | str = "all", seed: int = 0, name: str = "in-memory", step: int = 0,
-          tokens: int = 0, phase: int = 1, layers_path: str | None = None) -> pd.DataFrame:
+          source_pairs: int | str = "all", seen_sources: str = "paper",
+          pairing: str = "token_disjoint", target_pairs: Sequence[str] | None = None,
+          seed: int = 0, name: str = "in-memory", step: int = 0, tokens: int = 0, phase: int = 1,
+          layers_path: str | None = None) -> pd.DataFrame:
     """The results table of the method on ``model``, one row per trial and layer.
 
     The keyword arguments are the suite's keys (docs/suites.md); ``lexicon`` is a built-in
@@ -60,7 +62,8 @@ def patch(model: Any, tokenizer: Any = None, *, seen: Sequence[str],
     suite = suite_of(seen=seen, unseen=unseen, lexicon=lexicon, pos=pos, settings=settings,
                      layers=layers, trials=trials, k=k, shots=shots, position=position,
                      max_new_tokens=max_new_tokens, source_pairs=source_pairs, seed=seed,
-                     name=name, step=step, tokens=tokens, phase=phase)
+                     name=name, step=step, tokens=tokens, phase=phase,
+                     seen_sources=seen_sources, pairing=pairing, target_pairs=target_pairs)
     resolved = resolve(suite)
     training = hf_model.training
     try:
@@ -78,7 +81,9 @@ def patch(model: Any, tokenizer: Any = None, *, seen: Sequence[str],
 def suite_of(*, seen: Sequence[str], unseen: Sequence[str], lexicon: str, pos: str | None,
              settings: Sequence[str], layers: str | Sequence[int], trials: int, k: int,
              shots: str, position: str, max_new_tokens: int, source_pairs: int | str, seed: int,
-             name: str, step: int, tokens: int, phase: int) -> Suite:
+             name: str, step: int, tokens: int, phase: int, seen_sources: str = "paper",
+             pairing: str = "token_disjoint",
+             target_pairs: Sequence[str] | None = None) -> Suite:
     """A suite for one in-memory model, validated as a TOML file with these keys would be."""
     data: dict[str, Any] = {
         "name": name, "seed": seed,
@@ -89,8 +94,9 @@ def suite_of(*, seen: Sequence[str], unseen: Sequence[str], lexicon: str, pos: s
         "prompt": {"k": k, "shots": shots},
         "patch": {"layers": layers if layers == "all" else list(layers), "position": position,
                   "settings": list(settings), "max_new_tokens": max_new_tokens,
-                  "source_pairs": source_pairs},
-        "sample": {"trials": trials},
+                  "source_pairs": source_pairs, "seen_sources": seen_sources},
+        "sample": {"trials": trials, "pairing": pairing,
+                   **({"target_pairs": list(target_pairs)} if target_pairs is not None else {})},
     }  # fmt: skip
     return parse_suite(data, base=Path.cwd(), name=name)
 

@@ -253,7 +253,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
     layers = "all" if suite.layers is None else ", ".join(map(str, suite.layers))
     print(f"  settings: {', '.join(suite.settings)}; layers: {layers}; position: {suite.position}")
     if trials is not None:
-        print(f"  trials per unit: {trials} (k={suite.k}, shots {suite.shots})")
+        from conceptpatch.trials import target_pair_list
+
+        pairs = target_pair_list(resolved)
+        print(f"  trials per unit: {trials} = {suite.trials} pairings x {len(pairs)} target pairs"
+              f" ({', '.join(map(str, pairs))}); k={suite.k}, shots {suite.shots}")
+        sources = "every eligible pair" if suite.source_pairs is None else (
+            f"a sample of {suite.source_pairs} pairs")
+        print(f"  design: pairing {suite.pairing}; seen sources {suite.seen_sources} rule,"
+              f" {sources}; {suite.max_new_tokens} new tokens")
     from conceptpatch.claims.calibration import planned_power
 
     out_of_reach = _untestable(checkpoints, suite.unseen)
@@ -442,7 +450,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--device", help="override [model] device (cpu, cuda, cuda:1, mps)")
     run.add_argument("--dtype", help="override [model] dtype (float32, bfloat16, float16)")
-    run.add_argument("--trials", type=int, help="override [sample] trials per output language")
+    run.add_argument("--trials", type=int,
+                     help="override [sample] trials (pairings, each crossed with each target pair)")
     run.add_argument("--layers", type=layers_arg,
                      help="override [patch] layers: all, or comma-separated first layers (0,6,12)")
     run.add_argument("--settings", type=list_arg,
