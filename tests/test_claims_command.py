@@ -108,6 +108,16 @@ def test_inconclusive_fail_makes_an_underpowered_run_fail(computed):
     assert {r["verdict"] for r in records} == {"inconclusive"}
 
 
+def test_arguments_after_a_double_dash_reach_pytest(computed):
+    work, cache, _ = computed
+    done = _claims(work, "--store", "store", "--report", "only", "--no-compute", "--",
+                   "-k", "induction", "--junitxml", "claims.xml", cache=cache)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    records = json.loads((work / "only" / "verdicts.json").read_text())
+    assert records and {r["claim_id"] for r in records} == {"concept_induction"}
+    assert (work / "claims.xml").is_file()  # relative to the working directory
+
+
 def test_pytest_claims_in_the_clone_keeps_its_options_and_the_working_directory(computed,
                                                                                 tmp_path):
     work, cache, _ = computed

@@ -297,7 +297,7 @@ def _cmd_claims(args: argparse.Namespace) -> int:
 
     return run_claims(
         args.suite, args.store, new_checkpoint=args.new_checkpoint, report=args.report,
-        no_compute=args.no_compute, inconclusive=args.inconclusive,
+        no_compute=args.no_compute, inconclusive=args.inconclusive, extra=args.pytest_args,
     )
 
 
@@ -359,6 +359,9 @@ def _add_claims(sub: Any) -> None:
         help="an inconclusive case without a declared expectation: pass (skipped, the"
         " default) or fail (the run exits 1: an underpowered gate is not green)",
     )
+    claims.epilog = (claims.epilog or "") + (
+        "\nArguments after -- go to pytest: conceptpatch claims SUITE -- -k induction -x"
+        " --junitxml=claims.xml")
     claims.set_defaults(func=_cmd_claims)
 
 
@@ -517,7 +520,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``conceptpatch`` console script."""
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:  # what follows goes to pytest (`claims` only)
+        at = argv.index("--")
+        argv, extra = argv[:at], argv[at + 1 :]
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if extra and getattr(args, "func", None) is not _cmd_claims:
+        parser.error(f"arguments after -- ({' '.join(extra)}) are for `conceptpatch claims` only")
+    args.pytest_args = extra
     try:
         return int(args.func(args))
     except ConceptPatchError as err:
