@@ -69,3 +69,15 @@ def test_glob_suite_needs_a_step_group_and_complete_phases():
         data["model"] = model
         with pytest.raises(SuiteError, match=says):
             parse_suite(data)
+
+
+def test_an_expectation_names_a_known_claim_with_a_did_you_mean():
+    from conceptpatch.claims import MODULES
+    from conceptpatch.suite_schema import CLAIM_IDS
+
+    assert set(CLAIM_IDS) == set(MODULES)
+    data = {"name": "x", "model": {"random": "llama"}, "lexicon": {"builtin": "cldr"},
+            "languages": {"seen": ["en", "fr"]},
+            "expect": [{"claim": "layer_sensitivty", "verdict": "refuted", "reason": "r"}]}
+    with pytest.raises(SuiteError, match="did you mean 'layer_sensitivity'"):
+        parse_suite(data)

@@ -43,6 +43,7 @@ from conceptpatch.sources.random import random_checkpoint
 from conceptpatch.suite_schema import (
     CHECKPOINT_KEYS,
     CHECKPOINT_SOURCES,
+    CLAIM_IDS,
     INT_RANGES,
     PHASE_KEYS,
     SCHEMA,
@@ -450,6 +451,7 @@ def _expectations(entries: list[Mapping[str, Any]]) -> tuple[Mapping[str, str], 
             raise SuiteError(f"expect[{i}] lacks {', '.join(missing)}: give claim, verdict and the "
                              "measured reason (case is optional)")
         _choice(f"expect[{i}].verdict", entry["verdict"], ("supported", "refuted", "inconclusive"))
+        _choice(f"expect[{i}].claim", entry["claim"], CLAIM_IDS)
         out.append(dict(entry))
     return tuple(out)
 

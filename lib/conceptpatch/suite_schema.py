@@ -10,6 +10,7 @@ from conceptpatch.sources.listed import ENTRY_SOURCES
 __all__ = [
     "CHECKPOINT_KEYS",
     "CHECKPOINT_SOURCES",
+    "CLAIM_IDS",
     "INT_RANGES",
     "PHASE_KEYS",
     "SCHEMA",
@@ -54,6 +55,12 @@ TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "str_or_strs": (lambda v: isinstance(v, str) or str_list(v), "a string or a list of strings"),
     "int_or_all": (lambda v: v == "all" or is_int(v), '"all" or an integer'),
 }
+
+#: The claims an ``[[expect]]`` entry may name (the keys of `conceptpatch.claims.MODULES`).
+CLAIM_IDS: tuple[str, ...] = (
+    "concept_induction", "layer_sensitivity", "early_emergence", "stability", "phase_two",
+    "unseen_language", "language_dependence", "regression",
+)
 
 #: section -> key -> type name. The top level is section "".
 SCHEMA: dict[str, dict[str, str]] = {

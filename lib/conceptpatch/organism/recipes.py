@@ -189,7 +189,11 @@ def get_recipe(variant: str) -> Recipe:
     try:
         return RECIPES[variant]
     except KeyError:
+        import difflib
+
         valid = ", ".join(sorted(RECIPES))
+        close = difflib.get_close_matches(str(variant), list(RECIPES), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UnknownVariantError(
-            f"unknown organism variant {variant!r}: use one of {valid}"
+            f"unknown organism variant {variant!r}{hint}: use one of {valid}"
         ) from None
