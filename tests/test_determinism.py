@@ -43,6 +43,9 @@ def test_same_suite_and_seed_give_byte_identical_tables(tmp_path):
     assert first.to_csv() == second.to_csv()
     assert load_store(tmp_path / "a").to_csv() == load_store(tmp_path / "b").to_csv()
     assert _unit_bytes(tmp_path / "a") == _unit_bytes(tmp_path / "b")  # parquet files too
+    timings = Store(tmp_path / "a").timings()  # wall time beside the units, not in them
+    assert sorted(t["setting"] for t in timings) == ["seen", "unpatched"]
+    assert all(float(t["seconds"]) > 0 and t["device"] == "cpu" for t in timings)
 
 
 def test_identical_after_resume(tmp_path, computed):

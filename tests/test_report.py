@@ -378,7 +378,7 @@ def test_the_report_says_how_it_was_made_and_where_it_departs_from_the_paper(res
     page = write_report(results, [], tiny, tmp_path / "r", store="/data/store").read_text()
     assert "Differs from the paper" in page and "random-weight llama" in page
     assert "pairings (trials per target pair) = 8, not the paper&#39;s 100" in page
-    for label in ("command", "conceptpatch", "store", "device", "machine"):
+    for label in ("command", "conceptpatch", "store", "device", "machine", "compute time"):
         assert f"<dt>{label}</dt>" in page
     assert "/data/store" in page and "commit " in page
     assert 'name = &#34;tiny-random&#34;' in page  # the suite file as written, escaped
@@ -465,3 +465,15 @@ def test_a_caveat_replaces_only_a_supported_cases_reading():
 
     assert verdict(0.001).reading == f"{CAVEAT}: the gain may only track translation ability"
     assert verdict(0.5).reading == "undetermined"
+
+
+def test_the_compute_time_comes_from_the_stores_timing_records(tmp_path):
+    from conceptpatch.provenance import provenance
+    from conceptpatch.results import Store
+
+    store = Store(tmp_path / "store").open()
+    for setting, seconds in (("seen", 61.5), ("unpatched", 4.0)):
+        store.write_timing("ck", setting, {"seconds": seconds, "device": "cpu", "host": "h"})
+    assert provenance(None, tmp_path / "store")["compute time"].startswith(
+        "1 min 6 s over 2 unit(s)")
+    assert provenance(None, tmp_path / "nowhere")["compute time"] == "— (no local store)"

@@ -65,8 +65,25 @@ def provenance(suite: Any, store: str | os.PathLike[str] | None = None) -> dict[
         "device": f"{model.get('device', 'cpu')}, {model.get('dtype', 'float32')}"
                   + (f", device_map {model['device_map']}" if model.get("device_map") else ""),
         "machine": _hardware(),
+        "compute time": _compute_time(store),
         "working directory": os.getcwd(),
     }
+
+
+def _compute_time(store: str | os.PathLike[str] | None) -> str:
+    """The store's units' wall time, from their timing records (`Store.write_timing`)."""
+    if store is None or not Path(store).is_dir():
+        return "— (no local store)"
+    from conceptpatch.results import Store
+
+    records = Store(Path(store)).timings()
+    if not records:
+        return "— (the store's units have no timing records)"
+    total = sum(float(r.get("seconds", 0.0)) for r in records)
+    minutes, seconds = divmod(round(total), 60)
+    where = sorted({f"{r.get('device', '?')} on {r.get('host', '?')}" for r in records})
+    return (f"{minutes} min {seconds} s over {len(records)} unit(s) (model loading not"
+            f" included); {', '.join(where)}")
 
 
 def suite_text(suite: Any) -> str | None:

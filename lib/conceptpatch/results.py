@@ -242,6 +242,30 @@ class Store:
             ) from None
         return path
 
+    def write_timing(self, checkpoint: str, setting: str, record: Mapping[str, object]) -> None:
+        """Record how long a unit took and where, beside it (``<setting>.timing.json``).
+
+        Kept out of the parquet so that a rerun still gives byte-identical units.
+        """
+        path = self.unit_path(checkpoint, setting).with_suffix(".timing.json")
+        try:
+            atomic_write(path, json.dumps(dict(record), sort_keys=True).encode())
+        except OSError as err:
+            raise StoreError(f"cannot write {str(path)!r} ({err.strerror or err}): choose a"
+                             " writable --store directory with free space") from None
+
+    def timings(self) -> list[dict[str, object]]:
+        """Every unit's timing record (see `write_timing`), with its checkpoint and setting."""
+        out = []
+        for path in sorted(self.root.glob("*/*.timing.json")):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # a damaged record is not worth failing a report for
+            out.append({"checkpoint": path.parent.name,
+                        "setting": path.name.removesuffix(".timing.json"), **record})
+        return out
+
     def units(self) -> list[Path]:
         """The stored unit files, sorted; hidden and temp files (a killed writer's) are skipped."""
         return sorted(

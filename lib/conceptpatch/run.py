@@ -12,6 +12,8 @@ from __future__ import annotations
 import difflib
 import gc
 import importlib.metadata
+import platform
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -453,14 +455,20 @@ def run_suite(
                     bar.set_postfix_str(name)
                     lm = load_checkpoint(unit.checkpoint, **suite.load_options)
                     check_tokenizer(lm, resolved, trials)
+                started = time.perf_counter()
                 with organism_threads(suite):
                     frame = run_unit(lm, resolved, unit.setting, trials, bar.update)
+                seconds = time.perf_counter() - started
                 meta = {
                     "suite_hash": digest, "seed": suite.seed, "versions": versions(),
                     "query_merged": int(frame.attrs.get("query_merged", 0)),
                     "lexicon_steps": list(resolved.lexicon.meta.get("steps", [])),
                 }  # fmt: skip
                 target.write(name, unit.setting, frame, meta)
+                target.write_timing(name, unit.setting, {
+                    "seconds": round(seconds, 3), "device": str(lm.device),
+                    "threads": torch.get_num_threads(), "host": platform.node(),
+                })
         _release(lm)
     names = {u.checkpoint.name for u in plan_units(resolved, checkpoints)}
     table = target.load()
