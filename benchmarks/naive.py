@@ -22,7 +22,7 @@ from conceptpatch.capture import (
     with_hidden,
 )
 from conceptpatch.checkpoints import LoadedModel
-from conceptpatch.patching import UNPATCHED, answer_text, stop_token_mask, width_of
+from conceptpatch.patching import UNPATCHED, answer_text, padding_mask, stop_token_mask, width_of
 from conceptpatch.prompts import Prompt
 from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
@@ -103,6 +103,9 @@ def naive_generate(
         bos_token_id=None,
         return_dict_in_generate=True,
         output_logits=True,
+        output_scores=True,
+        # ids no tokenizer entry decodes (a padded vocabulary) are never picked, as in the engine
+        suppress_tokens=padding_mask(lm).nonzero().flatten().tolist() or None,
     )
     stops = StoppingCriteriaList([_StopAtQuote(stop_token_mask(lm))])
     first = layer + 1 if layer != UNPATCHED else 10**9
@@ -117,7 +120,7 @@ def naive_generate(
             stopping_criteria=stops,
         )
     tokens = tuple(out.sequences[0, batch.input_ids.shape[1] :].tolist())
-    p_first = float(out.logits[0][0].float().softmax(-1)[score_id])
+    p_first = float(out.scores[0][0].float().softmax(-1)[score_id])  # padding suppressed
     return Answer(tokens, answer_text(lm, tokens), p_first)
 
 

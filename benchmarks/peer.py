@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import torch
 from conceptpatch.capture import encode
 from conceptpatch.checkpoints import LoadedModel
-from conceptpatch.patching import UNPATCHED, answer_text, stop_token_mask
+from conceptpatch.patching import UNPATCHED, answer_text, padding_mask, stop_token_mask
 from conceptpatch.prompts import Prompt
 from naive import Answer, naive_trial
 
@@ -110,7 +110,8 @@ def peer_trial_nnsight(
         with torch.no_grad(), nn_model.generate(
             batch.input_ids, max_new_tokens=max_new_tokens, do_sample=False,
             pad_token_id=lm.tokenizer.pad_token_id, eos_token_id=None,
-            output_logits=True, return_dict_in_generate=True,
+            output_logits=True, output_scores=True, return_dict_in_generate=True,
+            suppress_tokens=padding_mask(lm).nonzero().flatten().tolist() or None,
         ) as tracer:  # fmt: skip
             if j != UNPATCHED and latent is not None:
                 for i in range(j, n_layers):  # the prompt pass only (nnsight's first step)
@@ -124,6 +125,6 @@ def peer_trial_nnsight(
             tokens.append(t)
             if bool(stops[t]):
                 break
-        p_first = float(result.logits[0][0].float().softmax(-1)[score_id])
+        p_first = float(result.scores[0][0].float().softmax(-1)[score_id])  # padding suppressed
         out[j] = Answer(tuple(tokens), answer_text(lm, tokens), p_first)
     return out
