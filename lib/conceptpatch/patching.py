@@ -201,26 +201,36 @@ def _decode(
     position: torch.Tensor,
     score_ids: torch.Tensor,
     max_new_tokens: int,
+    compact: bool = False,
 ) -> Generation:
     """Greedy decoding from the prompt's last logits; each row stops at a quote or newline.
 
     ``mask`` is the attention mask of everything cached so far, ``position`` ``[B, 1]`` the
-    position id of the prompt's last token. One batched forward per new token.
+    position id of the prompt's last token. One batched forward per new token. With ``compact``
+    (the cache is the caller's own, never reused), rows that stopped leave the batch and its
+    cache once a quarter of those still decoding have: later steps compute only live rows.
     """
     stops, padding = _masks_on(lm.tokenizer, logits.shape[-1], logits.device)
     logits = logits.masked_fill(padding, float("-inf"))
     p_first = logits.float().softmax(-1).gather(1, score_ids.unsqueeze(1)).squeeze(1)
     size = logits.shape[0]
+    live = torch.arange(size, device=logits.device)  # batch row -> answer row
     done = torch.zeros(size, dtype=torch.bool, device=logits.device)
     generated: list[torch.Tensor] = []
-    ones = torch.ones_like(mask[:, :1])
     for step in range(max_new_tokens):
         token = logits.argmax(-1)
-        generated.append(torch.where(done, -1, token))
+        column = torch.full((size,), -1, dtype=token.dtype, device=token.device)
+        column[live] = torch.where(done, -1, token)
+        generated.append(column)
         done |= stops[token]
         if step == max_new_tokens - 1 or bool(done.all()):
             break
-        mask = torch.cat([mask, ones], dim=1)
+        if compact and int(done.sum()) * 4 >= done.numel():
+            keep = (~done).nonzero().flatten()
+            cache.batch_select_indices(keep)  # type: ignore[attr-defined]
+            live, token, mask, position = live[keep], token[keep], mask[keep], position[keep]
+            done = done[keep]
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
         position = position + 1
         logits = _forward(
             lm, cache, input_ids=token.unsqueeze(1), attention_mask=mask, position_ids=position
@@ -353,7 +363,8 @@ def _fused(
         state.active = False
     mask = inputs["attention_mask"]
     generation = _decode(
-        lm, cache, logits, mask, last.repeat(copies, 1), score_ids.repeat(copies), max_new_tokens
+        lm, cache, logits, mask, last.repeat(copies, 1), score_ids.repeat(copies), max_new_tokens,
+        compact=True,  # this cache is a private copy
     )
     out = {}
     for i, j in enumerate(group):
