@@ -1,8 +1,8 @@
 """Concept-clustered inference: trials that share a concept are not independent.
 
-A suite reuses concepts across trials (every output language draws from the same lexicon), and a
-concept that is easy to patch is easy everywhere. Treating trials as independent then understates
-every standard error. Three tools, each with the concept as the cluster:
+A suite reuses concepts across trials (every (C, D) pairing is crossed with every output language),
+and a concept that is easy to patch is easy everywhere. Treating trials as independent then
+understates every standard error. Three tools, each with the concept as the cluster:
 
 - :func:`paired`: two binary outcomes on the same trials (two layers, two checkpoints, patched vs
   unpatched). The test flips the sign of each concept's total difference (a randomisation test:

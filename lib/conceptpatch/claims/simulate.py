@@ -1,15 +1,18 @@
 """Simulated results tables, drawn the way the engine draws trials, for calibration and demos.
 
 A :class:`World` plants exact rates per (checkpoint, setting, layer, output language) and the
-dependence real runs have: trials draw their concept C without replacement per output language
-from a lexicon of ``concepts`` (so concepts recur across languages); each concept has an effect
+dependence real runs have. Trials follow the engine's crossed design: ``trials`` (C, D)
+pairings (C through concatenated permutations of a lexicon of ``concepts``, so distinct while
+the lexicon allows; D among the other concepts used least as D so far), each crossed with one
+target pair per output language (seen, then unseen; its input the next seen language), so the
+same (C, D) recurs once in every output language and ``trial = output_index * trials +
+pairing_index``. Each concept has an effect
 shared by every condition and an effect of its own in each condition (checkpoint, setting,
 layer, output language), mixed by ``concept_correlation`` through a Gaussian copula into a
 Beta-distributed success probability of spread ``concept_spread`` whose mean is exactly the
 planted rate (the nulls stay exact); and a trial keeps its
 uniform draw across layers and checkpoints with chance ``persistence``. The unpatched rows say C
-with chance ``baseline`` and translate D with chance ``translation(checkpoint, language)``.
-"""
+with chance ``baseline`` and translate D with chance ``translation(checkpoint, language)``."""
 
 from __future__ import annotations
 
@@ -40,7 +43,7 @@ class World:
     seen: Sequence[str] = ("en", "fr", "de")
     unseen: Sequence[str] = ("cy",)
     settings: Sequence[str] = ("seen", "en_en")
-    trials: int = 100
+    trials: int = 100  # (C, D) pairings: the trials per output language
     concepts: int = 120
     rate: RateFn | float = 0.5
     baseline: float = 0.01
@@ -63,20 +66,53 @@ def _beta_quantile(u: np.ndarray, mean: float, spread: float) -> np.ndarray:
     return special.betaincinv(mean * kappa, (1 - mean) * kappa, u)
 
 
+def _pairings(world: World, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``world.trials`` (C, D) pairings as the engine draws them: C runs through fresh
+    permutations of the concepts (distinct while the pool allows), each takes, among the other
+    concepts it has not yet been paired with, one of those used least as D so far, at random."""
+    k = world.concepts
+    used_as_d = np.zeros(k, dtype=np.int64)
+    partners = [set() for _ in range(k)]
+    c_out: list[int] = []
+    d_out: list[int] = []
+    while len(c_out) < world.trials:
+        before = len(c_out)
+        for c in rng.permutation(k):
+            options = np.array([d for d in range(k) if d != c and d not in partners[c]],
+                               dtype=np.int64)
+            if options.size == 0:
+                continue
+            least = options[used_as_d[options] == used_as_d[options].min()]
+            d = int(least[int(rng.integers(least.size))])
+            partners[c].add(d)
+            used_as_d[d] += 1
+            c_out.append(int(c))
+            d_out.append(d)
+            if len(c_out) == world.trials:
+                break
+        if len(c_out) == before:
+            raise ValueError(f"{k} concepts make fewer than {world.trials} distinct pairings")
+    return np.array(c_out, dtype=np.int64), np.array(d_out, dtype=np.int64)
+
+
+def _input_language(world: World, out: str) -> str:
+    """The one input language of ``out``'s target pair: the next seen language after it
+    (cyclically, skipping it), the first seen language for an unseen output."""
+    seen = list(world.seen)
+    start = seen.index(out) + 1 if out in seen else 0
+    order = [seen[(start + i) % len(seen)] for i in range(len(seen))]
+    return next((g for g in order if g != out), order[0])
+
+
 def _plan(world: World, rng: np.random.Generator) -> pd.DataFrame:
-    langs = list(world.seen) + list(world.unseen)
-    parts = []
-    for out in langs:
-        inputs = [g for g in world.seen if g != out] or list(world.seen)
-        c = np.concatenate([rng.permutation(world.concepts)
-                            for _ in range(-(-world.trials // world.concepts))])[: world.trials]
-        d = (c + 1 + rng.integers(0, world.concepts - 1, world.trials)) % world.concepts
-        parts.append(pd.DataFrame({
-            "output_lang": out, "input_lang": rng.choice(inputs, world.trials),
-            "c": c, "d": d}))
-    plan = pd.concat(parts, ignore_index=True)
-    plan["trial"] = np.arange(len(plan), dtype=np.int64)
-    return plan
+    """Every pairing crossed with every output language's target pair (seen, then unseen):
+    ``trial = output_index * trials + pairing_index``."""
+    c, d = _pairings(world, rng)
+    n = len(c)
+    parts = [pd.DataFrame({"output_lang": out, "input_lang": _input_language(world, out),
+                           "c": c, "d": d, "trial": o * n + np.arange(n, dtype=np.int64)})
+             for o, out in enumerate(list(world.seen) + list(world.unseen))]
+    return pd.concat(parts, ignore_index=True)
 
 
 def simulate(world: World, seed: int = 0) -> pd.DataFrame:
