@@ -187,6 +187,14 @@ def test_default_target_pairs_leave_every_target_a_seen_source():
             assert source_pairs(resolved, "seen", pair)
 
 
+def test_self_into_english_only_is_refused():
+    data = {"name": "x", "model": {"random": "llama"}, "lexicon": {"builtin": "cldr"},
+            "languages": {"seen": SIX}, "patch": {"settings": ["self"]},
+            "sample": {"target_pairs": ["fr-en"]}}
+    with pytest.raises(SuiteError, match="'self' runs no target pair"):
+        check_design(resolve(parse_suite(data)))
+
+
 def test_explicit_target_pairs_and_their_errors():
     data = {"name": "x", "model": {"random": "llama"}, "lexicon": {"builtin": "cldr"},
             "languages": {"seen": SIX, "unseen": ["ru"]}}

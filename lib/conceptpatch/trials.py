@@ -127,6 +127,11 @@ def check_design(resolved: Resolved) -> tuple[Pair, ...]:
             " lexicon"
         )
     pairs = target_pair_list(resolved)
+    if "self" in suite.settings and all(p.output == PIVOT for p in pairs):
+        raise SuiteError(
+            "setting 'self' runs no target pair: every target pair translates into English, where"
+            " self is en_en; list a target pair into another language or drop the setting"
+        )
     for setting in suite.settings:
         if setting in ("unpatched", "tgt_tgt", "self"):
             continue
