@@ -78,7 +78,7 @@ def test_no_pairing_shares_a_first_token_under_the_tokenizer(planned):
     assert token_conflicts(resolved, trials, tokenizer) == []
     concepts = sorted({c for t in trials for c in (t.concept, t.target_concept)})
     tokens = dict(zip(concepts, first_tokens(tokenizer, resolved.lexicon, concepts,
-                                             resolved.suite.languages), strict=True))
+                                             resolved.seen + resolved.unseen), strict=True))
     assert all(not tokens[t.concept] & tokens[t.target_concept] for t in trials)
 
 

@@ -190,6 +190,8 @@ def first_tokens(
     """
     words = [_words(lexicon, c, codes) for c in concepts]
     flat = [w for group in words for w in group]
+    if not flat:
+        return [frozenset() for _ in concepts]
     encode = tokenizer  # a transformers tokenizer: called on a list of strings
     bare = encode(flat, add_special_tokens=False)["input_ids"]  # type: ignore[operator]
     spaced = encode([" " + w for w in flat], add_special_tokens=False)["input_ids"]  # type: ignore[operator]
@@ -253,7 +255,8 @@ def _pairings(resolved: Resolved, pool: Sequence[str], compatible: np.ndarray
         if len(out) == before:
             raise SuiteError(
                 f"only {len(out)} of sample.trials = {suite.trials} pairings of concepts whose"
-                f" words share no first token in {', '.join(resolved.suite.languages)}: lower"
+                f" words share no first token in {', '.join(resolved.seen + resolved.unseen)}:"
+                " lower"
                 ' sample.trials, use a larger lexicon, or set sample.pairing = "any" (a departure'
                 " from the paper)"
             )
@@ -280,7 +283,8 @@ def plan_trials(
     elif suite.pairing == "token_disjoint":
         if tokenizer is None:
             raise ValueError("plan_trials needs the checkpoint's tokenizer for the token rule")
-        compatible = _compatible(first_tokens(tokenizer, lexicon, pool, suite.languages))
+        codes = resolved.seen + resolved.unseen
+        compatible = _compatible(first_tokens(tokenizer, lexicon, pool, codes))
         pairings = _pairings(resolved, pool, compatible)
     else:
         pairings = _pairings(resolved, pool, ~np.eye(len(pool), dtype=bool))
@@ -309,7 +313,7 @@ def token_conflicts(
     pairs = sorted({(t.concept, t.target_concept) for t in trials})
     concepts = sorted({c for pair in pairs for c in pair})
     tokens = dict(zip(concepts, first_tokens(tokenizer, resolved.lexicon, concepts,
-                                             resolved.suite.languages), strict=True))
+                                             resolved.seen + resolved.unseen), strict=True))
     bad = {(c, d) for c, d in pairs if tokens[c] & tokens[d]}
     return [t for t in trials if (t.concept, t.target_concept) in bad]
 
