@@ -1,18 +1,18 @@
 """Simulated results tables, drawn the way the engine draws trials, for calibration and demos.
 
 A :class:`World` plants exact rates per (checkpoint, setting, layer, output language) and the
-dependence real runs have. Trials follow the engine's crossed design: ``trials`` (C, D)
-pairings (C through concatenated permutations of a lexicon of ``concepts``, so distinct while
-the lexicon allows; D among the other concepts used least as D so far), each crossed with one
-target pair per output language (seen, then unseen; its input the next seen language), so the
-same (C, D) recurs once in every output language and ``trial = output_index * trials +
-pairing_index``. Each concept has an effect
-shared by every condition and an effect of its own in each condition (checkpoint, setting,
-layer, output language), mixed by ``concept_correlation`` through a Gaussian copula into a
-Beta-distributed success probability of spread ``concept_spread`` whose mean is exactly the
-planted rate (the nulls stay exact); and a trial keeps its
-uniform draw across layers and checkpoints with chance ``persistence``. The unpatched rows say C
-with chance ``baseline`` and translate D with chance ``translation(checkpoint, language)``."""
+dependence real runs have. Trials follow the engine's crossed design: ``trials`` (C, D) pairings (C
+through concatenated permutations of a lexicon of ``concepts``, so distinct while the lexicon
+allows; D among the other concepts used least as D so far), each crossed with one target pair per
+output language (seen, then unseen; its input the next seen language), so the same (C, D) recurs
+once in every output language and ``trial = output_index * trials + pairing_index``. Each concept
+has an effect shared by every condition and an effect of its own in each condition (checkpoint,
+setting, layer, output language), mixed by ``concept_correlation`` through a Gaussian copula into a
+Beta-distributed success probability of spread ``concept_spread`` whose mean is exactly the planted
+rate (the nulls stay exact); and a trial keeps its uniform draw across layers and checkpoints with
+chance ``persistence``. The unpatched rows say C with chance ``baseline`` and translate D with
+chance ``translation(checkpoint, language)``.
+"""
 
 from __future__ import annotations
 
