@@ -265,9 +265,16 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from conceptpatch.claims.calibration import planned_power
 
     out_of_reach = _untestable(checkpoints, suite.unseen)
+    per_language = suite.trials  # one target pair per output language, unless listed otherwise
+    if resolved is not None and suite.target_pairs is not None:
+        from collections import Counter
+
+        from conceptpatch.trials import target_pair_list
+
+        per_language *= min(Counter(p.output for p in target_pair_list(resolved)).values())
     power = ", ".join(f"{c} {'not simulated' if p is None else f'{p:.2f}'}"
-                      for c, p in planned_power(suite.trials).items() if c not in out_of_reach)
-    print(f"  power at {suite.trials} trials per output language (the paper's effects, "
+                      for c, p in planned_power(per_language).items() if c not in out_of_reach)
+    print(f"  power at {per_language} trials per output language (the paper's effects, "
           f"simulated; docs/claims-and-statistics.md): {power or 'no claim testable'}")
     for claim, why in out_of_reach.items():
         print(f"  not testable here: {claim} ({why})")
