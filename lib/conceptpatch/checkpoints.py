@@ -238,6 +238,15 @@ def check_architecture(
     return len(layers)
 
 
+def _gguf_dir(checkpoint: Checkpoint) -> str:
+    """A GGUF checkpoint's dequantized safetensors folder in the cache (made on first use)."""
+    from conceptpatch.gguf_source import dequantized_dir
+    from conceptpatch.paths import cache_root
+
+    return str(dequantized_dir(checkpoint.name, checkpoint.gguf, checkpoint.gguf_package,
+                               cache_root() / "gguf"))
+
+
 def _tokenizer(
     checkpoint: Checkpoint, source: str, tokenizer: str | None, kwargs: dict[str, Any]
 ) -> object:
@@ -263,11 +272,7 @@ def load_tokenizer(
     loads it; takes `Suite.load_options` (the model's keys are ignored)."""
     source = checkpoint.source
     if checkpoint.is_gguf:
-        from conceptpatch.gguf_source import dequantized_dir
-        from conceptpatch.paths import cache_root
-
-        source = str(dequantized_dir(checkpoint.name, checkpoint.gguf, checkpoint.gguf_package,
-                                     cache_root() / "gguf"))
+        source = _gguf_dir(checkpoint)
     try:
         return _tokenizer(checkpoint, source, tokenizer,
                           {"revision": checkpoint.revision, "trust_remote_code": trust_remote_code})
@@ -305,11 +310,7 @@ def load_checkpoint(
         )
     source = checkpoint.source
     if checkpoint.is_gguf:
-        from conceptpatch.gguf_source import dequantized_dir
-        from conceptpatch.paths import cache_root
-
-        source = str(dequantized_dir(checkpoint.name, checkpoint.gguf, checkpoint.gguf_package,
-                                     cache_root() / "gguf"))
+        source = _gguf_dir(checkpoint)
     elif checkpoint.path is not None:
         _check_local(checkpoint)
     if trust_remote_code:

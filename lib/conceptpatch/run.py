@@ -436,9 +436,8 @@ def run_suite(
     units = plan_units(resolved, checkpoints, shard)
     target = Store(Path(store)).open()
     digest = suite.settings_hash()
-    missing_any = any(not target.has(u.checkpoint.name, u.setting, digest) for u in units)
-    trials = suite_trials(resolved) if missing_any else ()
     missing = [u for u in units if not target.has(u.checkpoint.name, u.setting, digest)]
+    trials = suite_trials(resolved) if missing else ()
     with tqdm(
         total=len(missing) * len(trials), disable=not progress, unit="trial", desc=suite.name
     ) as bar:

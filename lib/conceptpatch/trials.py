@@ -164,9 +164,7 @@ def setting_work(resolved: Resolved, setting: str) -> tuple[int, int]:
     is run once however many of them average it.
     """
     n, pairs = resolved.suite.trials, target_pair_list(resolved)
-    if setting == "unpatched":
-        return n * len(pairs), 0
-    if setting == "tgt_tgt":
+    if setting in ("unpatched", "tgt_tgt"):  # no source prompt of their own
         return n * len(pairs), 0
     per_target = [source_pairs(resolved, setting, p) for p in pairs]
     run = sum(1 for group in per_target if group)
