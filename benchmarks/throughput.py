@@ -40,6 +40,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from conceptpatch.capture import decoder_of
 from conceptpatch.checkpoints import Checkpoint, LoadedModel, wrap_model
 from conceptpatch.lexicon import load_lexicon
 from conceptpatch.run import score_ids, sweep_trials
@@ -253,7 +254,7 @@ def gemma_runs(engine_trials: int, peer_trials: int, max_new: int, singles: int,
 
 
 _STAGES = ("source latents", "answer ids", "tokenise", "shared prefix", "prompt passes",
-           "decode steps", "other")
+           "decode steps", "output head", "other")
 
 
 def profile(lm: LoadedModel, resolved: Resolved, trials: list[Trial], layers: list[int]) -> dict:
@@ -261,19 +262,24 @@ def profile(lm: LoadedModel, resolved: Resolved, trials: list[Trial], layers: li
 
     Stages: source latents (capture forwards of the source prompts, each once), answer ids
     (tokenising the answers for p_concept), tokenise (encoding the target prompts), shared
-    prefix (few-shot prefix KV caches), prompt passes (the patched forwards from the query word
-    on, one per first layer), decode steps (one forward per new token), other (Python, hooks,
-    cache copies). The limit: token-forwards the sweep needs (no padding, no decoding of rows
-    that already stopped) x seconds per token-forward of one full batch without hooks or cache.
+    prefix (few-shot prefix KV caches), prompt passes (the patched passes from the query word
+    on: the unpatched tail and the ladder's layers, or whole patched forwards), decode steps
+    (the decoder's forward per new token), output head (logits of the prompt passes, each new
+    token through the head or its screen), other (Python, hooks, cache copies). Token-forwards
+    are layer-token computations / L. The limit: the token-forwards the sweep needs (no
+    padding, no decoding of rows that already stopped, the prompt passes as the ladder shares
+    them) x the decoder's seconds per token-forward at full batch, plus the logits it needs
+    (one per prompt pass and new token) x the float32 head's seconds per row at full batch.
     """
     import conceptpatch.patching as patching_module
     import conceptpatch.run as run_module
 
     label: list[str | None] = [None]
-    wall = dict.fromkeys(_STAGES, 0.0)
-    forward_s = dict.fromkeys(_STAGES, 0.0)
-    computed = dict.fromkeys(_STAGES, 0)
-    real = dict.fromkeys(_STAGES, 0)
+    wall = dict.fromkeys(_STAGES, 0.0)  # labelled stages: wall time of their calls
+    forward_s = dict.fromkeys(_STAGES, 0.0)  # decoder forwards and the head outside them
+    head_in = dict.fromkeys(_STAGES, 0.0)  # the head's time inside a labelled stage
+    computed = dict.fromkeys(_STAGES, 0)  # layer-token computations
+    padding = dict.fromkeys(_STAGES, 0)  # padded tokens of the decoder's forwards
     started: list[tuple[str, float]] = []
 
     def wrapped(fn, stage):
@@ -289,26 +295,53 @@ def profile(lm: LoadedModel, resolved: Resolved, trials: list[Trial], layers: li
 
         return call
 
+    def stage_of(length: int) -> str:
+        return label[0] or ("decode steps" if length == 1 else "prompt passes")
+
     def before(module, args, kwargs):
         ids = kwargs.get("input_ids", args[0] if args else None)
         mask = kwargs.get("attention_mask")
         rows, length = ids.shape
-        stage = label[0] or ("decode steps" if length == 1 else "prompt passes")
-        computed[stage] += rows * length
-        real[stage] += int(mask[:, -length:].sum()) if mask is not None else rows * length
-        started.append((stage, time.perf_counter()))
+        real = int(mask[:, -length:].sum()) if mask is not None else rows * length
+        padding[stage_of(length)] += rows * length - real
+        started.append((stage_of(length), time.perf_counter()))
 
     def after(module, args, kwargs, output):
         stage, start = started.pop()
-        forward_s[stage] += time.perf_counter() - start
+        if label[0] is None:
+            forward_s[stage] += time.perf_counter() - start
+
+    def layer_before(module, args, kwargs):
+        hidden = args[0] if args else kwargs["hidden_states"]
+        computed[stage_of(hidden.shape[1])] += hidden.shape[0] * hidden.shape[1]
+
+    def head_before(module, args):
+        started.append(("output head", time.perf_counter()))
+
+    def head_after(module, args, output):
+        _, start = started.pop()
+        spent = time.perf_counter() - start
+        if label[0] is None:
+            forward_s["output head"] += spent
+        else:
+            head_in[label[0]] += spent
 
     swaps = [(run_module, "concept_latents", "source latents"),
              (run_module, "score_ids", "answer ids"),
              (patching_module, "encode", "tokenise"),
-             (patching_module, "shared_prefix", "shared prefix")]
+             (patching_module, "shared_prefix", "shared prefix"),
+             (patching_module, "unpatched_tail", "prompt passes"),
+             (patching_module, "climb", "prompt passes"),
+             (patching_module, "next_tokens", "output head")]
     originals = [(module, name, getattr(module, name)) for module, name, _ in swaps]
-    handles = [lm.model.register_forward_pre_hook(before, with_kwargs=True),
-               lm.model.register_forward_hook(after, with_kwargs=True)]
+    body = decoder_of(lm) or lm.model
+    head = lm.model.get_output_embeddings()
+    handles = [body.register_forward_pre_hook(before, with_kwargs=True),
+               body.register_forward_hook(after, with_kwargs=True),
+               head.register_forward_pre_hook(head_before),
+               head.register_forward_hook(head_after)]
+    handles += [layer.register_forward_pre_hook(layer_before, with_kwargs=True)
+                for layer in lm.layers]
     for module, name, stage in swaps:
         setattr(module, name, wrapped(getattr(module, name), stage))
     try:
@@ -320,39 +353,62 @@ def profile(lm: LoadedModel, resolved: Resolved, trials: list[Trial], layers: li
             setattr(module, name, fn)
         for handle in handles:
             handle.remove()
-    for stage in ("prompt passes", "decode steps"):
-        wall[stage] = forward_s[stage]
+    for stage in _STAGES:  # the head's time counts as the output head's wherever it ran
+        wall[stage] -= head_in[stage]
+        wall[stage] += forward_s[stage]
+    wall["output head"] += sum(head_in.values())
     wall["other"] = max(0.0, total - sum(wall[s] for s in _STAGES if s != "other"))
+    depth = lm.n_layers
+    needed = {s: computed[s] / depth - padding[s] for s in _STAGES}
     # Decoding a row needs one forward per new token but the last; the rest was computed for
-    # rows that had stopped while others in the batch went on.
-    real["decode steps"] = sum(max(0, len(o.tokens) - 1) for o in outcomes)
-    needed = sum(real.values())
-    per_token = _token_forward_seconds(lm, resolved, trials)
+    # rows that had stopped while others in the batch went on. Prompt passes need what the
+    # ladder computes: the unpatched tail once, each copy from its first layer up.
+    needed["decode steps"] = sum(max(0, len(o.tokens) - 1) for o in outcomes)
+    tokens = sum(needed.values())
+    logits = len(outcomes) + needed["decode steps"]  # one per prompt pass and per new token
+    per_token, per_logit = _forward_seconds(lm, resolved, trials)
+    limit = tokens * per_token + logits * per_logit
     n = len(trials)
     return {
         "trials": n, "layers": len(layers), "ms_per_trial": 1000 * total / n,
         "stages_ms_per_trial": {s: 1000 * wall[s] / n for s in _STAGES},
-        "token_forwards_computed_per_trial": sum(computed.values()) / n,
-        "token_forwards_needed_per_trial": needed / n,
+        "token_forwards_computed_per_trial": sum(computed.values()) / depth / n,
+        "token_forwards_needed_per_trial": tokens / n,
+        "logits_needed_per_trial": logits / n,
         "us_per_token_forward": 1e6 * per_token,
-        "limit_ms_per_trial": 1000 * needed * per_token / n,
-        "engine_over_limit": total / (needed * per_token),
+        "us_per_logit": 1e6 * per_logit,
+        "limit_ms_per_trial": 1000 * limit / n,
+        "engine_over_limit": total / limit,
     }  # fmt: skip
 
 
-def _token_forward_seconds(lm: LoadedModel, resolved: Resolved, trials: list[Trial]) -> float:
-    """Seconds per token of one forward of 64 prompts of the targets' mean length (best of 3)."""
+def _forward_seconds(
+    lm: LoadedModel, resolved: Resolved, trials: list[Trial]
+) -> tuple[float, float]:
+    """Seconds per token-forward of the decoder (64 prompts of the targets' mean length) and
+    per row of the float32 output head (64 rows), each the best of 3, without hooks or cache."""
     lengths = [len(lm.tokenizer(target_prompt(resolved, t).text)["input_ids"]) for t in trials]
     length = max(1, round(sum(lengths) / len(lengths)))
     generator = torch.Generator().manual_seed(0)
     ids = torch.randint(3, len(lm.tokenizer), (64, length), generator=generator)
-    best = float("inf")
-    with torch.no_grad():
+    body, head = decoder_of(lm), lm.model.get_output_embeddings()
+
+    def best(fn) -> float:
+        times = []
         for _ in range(3):
             start = time.perf_counter()
-            lm.model(input_ids=ids, use_cache=False, logits_to_keep=1)
-            best = min(best, time.perf_counter() - start)
-    return best / ids.numel()
+            fn()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    with torch.no_grad():
+        if body is None:  # no separate decoder: the whole model, its head at one position
+            whole = best(lambda: lm.model(input_ids=ids, use_cache=False, logits_to_keep=1))
+            return whole / ids.numel(), 0.0
+        hidden = body(input_ids=ids, use_cache=False).last_hidden_state[:, -1]
+        per_token = best(lambda: body(input_ids=ids, use_cache=False)) / ids.numel()
+        per_logit = best(lambda: head(hidden)) / hidden.shape[0]
+    return per_token, per_logit
 
 
 def _print_profile(run: dict) -> None:
@@ -362,7 +418,8 @@ def _print_profile(run: dict) -> None:
           f" {prof['ms_per_trial']:.1f} ms/trial = {stages}")
     print(f"  token-forwards/trial: {prof['token_forwards_computed_per_trial']:.0f} computed,"
           f" {prof['token_forwards_needed_per_trial']:.0f} needed x"
-          f" {prof['us_per_token_forward']:.1f} us/token-forward (full batch)"
+          f" {prof['us_per_token_forward']:.1f} us (full batch), logits needed"
+          f" {prof['logits_needed_per_trial']:.0f} x {prof['us_per_logit']:.1f} us"
           f" = limit {prof['limit_ms_per_trial']:.1f} ms/trial;"
           f" engine at {prof['engine_over_limit']:.1f}x the limit")
 

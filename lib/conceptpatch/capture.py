@@ -24,9 +24,11 @@ __all__ = [
     "Batch",
     "Prefixed",
     "StateCache",
+    "body_forward",
     "cache_kwarg",
     "capture",
     "concept_latents",
+    "decoder_of",
     "encode",
     "group_mean",
     "hidden_of",
@@ -174,9 +176,26 @@ class Prefixed:
         return mask * (cols.unsqueeze(0) >= self.cut.unsqueeze(1)).to(mask.dtype)
 
 
-def cache_kwarg(lm: LoadedModel) -> str:
-    """The name of the KV-cache argument of ``lm.model.forward`` (it changed across versions)."""
-    return _cache_kwarg(type(lm.model).forward)
+def decoder_of(lm: LoadedModel) -> nn.Module | None:
+    """The model without its output head (``get_decoder()``), or None where it has none."""
+    decoder = lm.model.get_decoder() if hasattr(lm.model, "get_decoder") else None
+    return decoder if isinstance(decoder, nn.Module) and decoder is not lm.model else None
+
+
+def body_forward(lm: LoadedModel, cache: object, **inputs: torch.Tensor) -> torch.Tensor:
+    """One cached forward without the output head (where the model has a `decoder_of`): the
+    final hidden states, ``[B, T, H]``; else the model's forward with one position's logits."""
+    decoder = decoder_of(lm)
+    if decoder is None:
+        out = lm.model(**inputs, use_cache=True, logits_to_keep=1, **{cache_kwarg(lm.model): cache})
+        return out.logits
+    out = decoder(**inputs, use_cache=True, **{cache_kwarg(decoder): cache})
+    return out.last_hidden_state
+
+
+def cache_kwarg(model: nn.Module) -> str:
+    """The name of the KV-cache argument of ``model.forward`` (it changed across versions)."""
+    return _cache_kwarg(type(model).forward)
 
 
 @functools.cache
@@ -217,13 +236,12 @@ def shared_prefix(lm: LoadedModel, batch: Batch, cut: torch.Tensor) -> Prefixed:
     u_pos = (u_mask.cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache()
     with torch.no_grad():
-        lm.model(
+        body_forward(
+            lm,
+            cache,
             input_ids=u_ids.to(device),
             attention_mask=u_mask.to(device),
             position_ids=u_pos.to(device),
-            use_cache=True,
-            logits_to_keep=1,
-            **{cache_kwarg(lm): cache},
         )
     index = [unique.get(key, 0) for key in keys]
     mask = u_mask[index] * torch.tensor([bool(k) for k in keys], dtype=u_mask.dtype).unsqueeze(1)
@@ -250,7 +268,7 @@ def prompt_states(
     start = prefixed.start
     positions = torch.where(batch.positions >= 0, batch.positions - start, -1)
     mask = torch.cat([prefixed.mask, prefixed.rest_mask(batch)], dim=1)
-    extra = {cache_kwarg(lm): prefixed.cache} if prefixed.cache is not None else {}
+    extra = {cache_kwarg(lm.model): prefixed.cache} if prefixed.cache is not None else {}
     with torch.no_grad(), capture(lm, positions) as read, suppress(_Stop):
         lm.model(
             input_ids=batch.input_ids[:, start:],

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from conceptpatch.capture import (
+    body_forward,
     cache_kwarg,
     encode,
     hidden_of,
@@ -26,6 +27,9 @@ from conceptpatch.capture import (
     with_hidden,
 )
 from conceptpatch.checkpoints import LoadedModel
+from conceptpatch.greedy import head_screen, next_tokens
+from conceptpatch.kvcache import RoomyLayer, buffer_like, roomy_cache
+from conceptpatch.ladder import Rungs, climb, unpatched_tail
 from conceptpatch.prompts import Prompt
 
 __all__ = [
@@ -124,7 +128,7 @@ def patch(
 
 def _forward(lm: LoadedModel, cache: object, **inputs: torch.Tensor) -> torch.Tensor:
     """One cached forward; returns the logits of the last position, ``[B, V]``."""
-    out = lm.model(**inputs, use_cache=True, logits_to_keep=1, **{cache_kwarg(lm): cache})
+    out = lm.model(**inputs, use_cache=True, logits_to_keep=1, **{cache_kwarg(lm.model): cache})
     return out.logits[:, -1, :]
 
 
@@ -157,9 +161,10 @@ def padding_mask(lm: LoadedModel, size: int | None = None) -> torch.Tensor:
 @functools.lru_cache(maxsize=8)
 def _masks_on(
     tokenizer: object, size: int, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stop and padding masks on ``device``, and the padding ids (usually few)."""
     stops, padding = _masks(tokenizer, size)
-    return stops.to(device), padding.to(device)
+    return stops.to(device), padding.to(device), padding.nonzero().flatten().to(device)
 
 
 @functools.lru_cache(maxsize=8)
@@ -206,19 +211,22 @@ def _decode(
     """Greedy decoding from the prompt's last logits; each row stops at a quote or newline.
 
     ``mask`` is the attention mask of everything cached so far, ``position`` ``[B, 1]`` the
-    position id of the prompt's last token. One batched forward per new token. With ``compact``
-    (the cache is the caller's own, never reused), rows that stopped leave the batch and its
-    cache once a quarter of those still decoding have: later steps compute only live rows.
+    position id of the prompt's last token. One batched forward per new token; where the output
+    head has a screen (`conceptpatch.greedy`), later tokens come from the decoder's hidden state
+    through it instead of the full float32 logits. With ``compact`` (the cache is the caller's
+    own, never reused), rows that stopped leave the batch and its cache once a quarter of those
+    still decoding have: later steps compute only live rows.
     """
-    stops, padding = _masks_on(lm.tokenizer, logits.shape[-1], logits.device)
-    logits = logits.masked_fill(padding, float("-inf"))
+    stops, padding, padding_ids = _masks_on(lm.tokenizer, logits.shape[-1], logits.device)
+    logits = _without(logits, padding_ids)
     p_first = logits.float().softmax(-1).gather(1, score_ids.unsqueeze(1)).squeeze(1)
+    screen = head_screen(lm, padding)
     size = logits.shape[0]
     live = torch.arange(size, device=logits.device)  # batch row -> answer row
     done = torch.zeros(size, dtype=torch.bool, device=logits.device)
     generated: list[torch.Tensor] = []
+    token = logits.argmax(-1)
     for step in range(max_new_tokens):
-        token = logits.argmax(-1)
         column = torch.full((size,), -1, dtype=token.dtype, device=token.device)
         column[live] = torch.where(done, -1, token)
         generated.append(column)
@@ -232,13 +240,20 @@ def _decode(
             done = done[keep]
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
         position = position + 1
-        logits = _forward(
-            lm, cache, input_ids=token.unsqueeze(1), attention_mask=mask, position_ids=position
-        ).masked_fill(padding, float("-inf"))
+        inputs = {"input_ids": token.unsqueeze(1), "attention_mask": mask, "position_ids": position}
+        if screen is not None:
+            token = next_tokens(screen, body_forward(lm, cache, **inputs)[:, -1])
+        else:
+            token = _without(_forward(lm, cache, **inputs), padding_ids).argmax(-1)
     table = torch.stack(generated, dim=1).tolist()
     tokens = [[t for t in row if t >= 0] for row in table]
     texts = lm.tokenizer.batch_decode(tokens, skip_special_tokens=True)  # type: ignore[attr-defined]
     return Generation(tokens, [_cut(t) for t in texts], p_first.cpu())
+
+
+def _without(logits: torch.Tensor, padding_ids: torch.Tensor) -> torch.Tensor:
+    """``logits`` (fresh from the head: written in place) with the padding ids at -inf."""
+    return logits.index_fill_(1, padding_ids, float("-inf")) if padding_ids.numel() else logits
 
 
 def _rewind(cache: object, length: int) -> None:
@@ -287,7 +302,7 @@ def patched_sweep(
         cache = prefixed.cache if prefixed.cache is not None else DynamicCache()
         mask = torch.cat([prefixed.mask, prefixed.rest_mask(batch, end=split)], dim=1)
         if prefixed.start < split:
-            _forward(
+            body_forward(
                 lm,
                 cache,
                 input_ids=batch.input_ids[:, prefixed.start : split],
@@ -307,12 +322,13 @@ def patched_sweep(
         per_forward = max(1, (rows or 0) // len(prompts))
         if per_forward > 1 and len(first_layers) > 1:
             base = [(layer.keys, layer.values) for layer in getattr(cache, "layers", [])]
+            rungs = None if emb or latents is None else unpatched_tail(lm, base, tail)
             layers = list(first_layers)
             for start in range(0, len(layers), per_forward):
                 group = layers[start : start + per_forward]
                 results.update(
                     _fused(lm, base, group, tail, values, batch.positions, emb, split, score_ids,
-                           max_new_tokens, last)
+                           max_new_tokens, last, rungs)
                 )  # fmt: skip
             return results
         with patch(lm, values, batch.positions, emb) as state:
@@ -324,6 +340,13 @@ def patched_sweep(
                 results[j] = _decode(lm, cache, logits, mask, last, score_ids, max_new_tokens)
                 _rewind(cache, cached)
     return results
+
+
+def _repeated(kv: torch.Tensor, copies: int, room: int) -> torch.Tensor:
+    """A buffer of ``copies`` copies of ``kv`` ``[B, heads, T, dim]``, ``room`` positions more."""
+    buffer = buffer_like(kv, copies * kv.shape[0], kv.shape[-2] + room)
+    buffer.view(copies, *kv.shape[:-2], -1, kv.shape[-1])[..., : kv.shape[-2], :] = kv
+    return buffer
 
 
 def _fused(
@@ -338,29 +361,38 @@ def _fused(
     score_ids: torch.Tensor,
     max_new_tokens: int,
     last: torch.Tensor,
+    rungs: Rungs | None = None,
 ) -> dict[int, Generation]:
-    """Several first layers in one batched tail forward and decode: one copy of the batch each."""
-    from transformers import DynamicCache
+    """Several first layers in one batched tail pass and decode: one copy of the batch each.
 
+    With ``rungs`` (the unpatched tail, layer by layer) each copy computes only the layers above
+    its first layer (`conceptpatch.ladder`); else every copy runs the whole tail with the patch.
+    """
     size, copies = positions.shape[0], len(group)
-    cache = DynamicCache(
-        ddp_cache_data=[(k.repeat(copies, 1, 1, 1), v.repeat(copies, 1, 1, 1)) for k, v in base]
-    )
     device = positions.device
-    firsts = torch.tensor([j + 1 if j != UNPATCHED else NEVER for j in group], device=device)
+    group = sorted(group, key=lambda j: NEVER if j == UNPATCHED else j)  # as the ladder climbs
+    firsts = [j + 1 if j != UNPATCHED else NEVER for j in group]
     inputs = {name: value.repeat(copies, 1) for name, value in tail.items()}
-    owners = torch.arange(size, device=device).repeat(copies)
-    with patch(
-        lm,
-        latents,
-        positions.repeat(copies, 1),
-        include_embedding,
-        first_states=firsts.repeat_interleave(size),
-        latent_rows=owners,
-    ) as state:
-        state.offset, state.active = offset, latents.numel() > 0
-        logits = _forward(lm, cache, **inputs)
-        state.active = False
+    if rungs is not None:
+        cache, logits = climb(lm, rungs, firsts, latents, positions, offset, max_new_tokens)
+    else:
+        room = tail["input_ids"].shape[1] + max_new_tokens
+        cache = roomy_cache([
+            RoomyLayer(*(_repeated(kv, copies, room) for kv in pair), pair[0].shape[-2])
+            for pair in base
+        ])  # fmt: skip
+        owners = torch.arange(size, device=device).repeat(copies)
+        with patch(
+            lm,
+            latents,
+            positions.repeat(copies, 1),
+            include_embedding,
+            first_states=torch.tensor(firsts, device=device).repeat_interleave(size),
+            latent_rows=owners,
+        ) as state:
+            state.offset, state.active = offset, latents.numel() > 0
+            logits = _forward(lm, cache, **inputs)
+            state.active = False
     mask = inputs["attention_mask"]
     generation = _decode(
         lm, cache, logits, mask, last.repeat(copies, 1), score_ids.repeat(copies), max_new_tokens,
