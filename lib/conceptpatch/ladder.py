@@ -31,9 +31,9 @@ class Rungs:
     """The unpatched tail of a batch of ``rows``, layer by layer.
 
     ``calls[l]`` are the positional and keyword arguments layer l received (one of them the KV
-    cache), ``outputs[l]`` its hidden output ``[B, T, H]``, ``kv[l]`` its keys
-    and values after the tail; ``prefix`` the keys and values before it; ``final`` the modules
-    that turn the last layer's output into the head's input; ``logits`` the unpatched logits of
+    cache), ``outputs[l]`` its hidden output ``[B, T, H]``, ``kv[l]`` its keys and values of the
+    tail's positions; ``prefix`` the keys and values before the tail; ``final`` the modules that
+    turn the last layer's output into the head's input; ``logits`` the unpatched logits of
     the last position ``[B, V]``.
     """
 
@@ -61,6 +61,7 @@ def unpatched_tail(
     if decoder is None or not isinstance(head, nn.Module) or not prefix:
         return None
     rows = int(tail["input_ids"].shape[0])
+    start = int(prefix[0][0].shape[-2])
     cache = DynamicCache(ddp_cache_data=list(prefix))
     calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     outputs: list[torch.Tensor] = []
@@ -105,7 +106,10 @@ def unpatched_tail(
         rows=rows,
         calls=tuple(calls),
         outputs=tuple(outputs),
-        kv=tuple((layer.keys, layer.values) for layer in cache.layers),
+        kv=tuple(  # the tail's part only: the prefix is shared
+            (layer.keys[..., start:, :].clone(), layer.values[..., start:, :].clone())
+            for layer in cache.layers
+        ),
         prefix=tuple(prefix),
         final=tuple(order),
         logits=logits,
@@ -159,7 +163,7 @@ def climb(
             buffer = buffer_like(before, copies * size, length + room)
             view = buffer.view(copies, size, *buffer.shape[1:])
             view[..., :prefix, :] = before
-            view[own[layer] :, ..., prefix:length, :] = after[..., prefix:, :]
+            view[own[layer] :, ..., prefix:length, :] = after
             pair.append(buffer)
         buffers.append(pair)
     cache = roomy_cache(  # each layer's copies of their own: the buffer's leading rows
