@@ -4,6 +4,9 @@ For a sweep over first layers j, the prompt up to the query word is the same unp
 for every j (attention is causal), so its KV cache is computed once per batch and reused; only the
 tail (query word to the end) is recomputed with the patch, then the answer decoded with the cache.
 Rows with the same tokens before the query word (per-pair few-shot examples) share that prefix.
+On CPU several first layers share one batch: `conceptpatch.ladder` computes each copy only above
+its first layer, `conceptpatch.kvcache` lets decoding append in place, and decoding takes each
+token's argmax through the output head's screen (`conceptpatch.greedy`), exactly.
 """
 
 from __future__ import annotations
