@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conceptpatch.capture import decoder_of
 from conceptpatch.checkpoints import Checkpoint, LoadedModel, wrap_model
+from conceptpatch.greedy import fastest
 from conceptpatch.lexicon import load_lexicon
 from conceptpatch.run import score_ids, sweep_trials
 from conceptpatch.suite import Resolved, parse_suite
@@ -392,22 +393,13 @@ def _forward_seconds(
     generator = torch.Generator().manual_seed(0)
     ids = torch.randint(3, len(lm.tokenizer), (64, length), generator=generator)
     body, head = decoder_of(lm), lm.model.get_output_embeddings()
-
-    def best(fn) -> float:
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
     with torch.no_grad():
         if body is None:  # no separate decoder: the whole model, its head at one position
-            whole = best(lambda: lm.model(input_ids=ids, use_cache=False, logits_to_keep=1))
+            whole = fastest(lambda: lm.model(input_ids=ids, use_cache=False, logits_to_keep=1))
             return whole / ids.numel(), 0.0
         hidden = body(input_ids=ids, use_cache=False).last_hidden_state[:, -1]
-        per_token = best(lambda: body(input_ids=ids, use_cache=False)) / ids.numel()
-        per_logit = best(lambda: head(hidden)) / hidden.shape[0]
+        per_token = fastest(lambda: body(input_ids=ids, use_cache=False)) / ids.numel()
+        per_logit = fastest(lambda: head(hidden)) / hidden.shape[0]
     return per_token, per_logit
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -21,7 +22,7 @@ from torch import nn
 from conceptpatch.capture import decoder_of
 from conceptpatch.checkpoints import LoadedModel
 
-__all__ = ["MIN_HEAD_WEIGHTS", "HeadScreen", "bound", "head_screen", "next_tokens"]
+__all__ = ["MIN_HEAD_WEIGHTS", "HeadScreen", "bound", "fastest", "head_screen", "next_tokens"]
 
 #: Heads smaller than this (vocabulary x hidden) are not worth a screen.
 MIN_HEAD_WEIGHTS = 2**24
@@ -117,19 +118,20 @@ def _faster(weight: torch.Tensor) -> bool:
     part = weight[: 2**15]
     coarse = part.to(torch.bfloat16)
     rows = torch.randn(32, weight.shape[1], generator=torch.Generator().manual_seed(0))
-
-    def best(fn) -> float:
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
     with torch.no_grad():
-        fine = best(lambda: nn.functional.linear(rows, part))
-        fast = best(lambda: nn.functional.linear(rows.to(torch.bfloat16), coarse))
+        fine = fastest(lambda: nn.functional.linear(rows, part))
+        fast = fastest(lambda: nn.functional.linear(rows.to(torch.bfloat16), coarse))
     return fast * MIN_GAIN <= fine
+
+
+def fastest(fn: Callable[[], object], repeats: int = 3) -> float:
+    """The least wall time, in seconds, of ``repeats`` calls of ``fn``."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def _head_of_decoder(lm: LoadedModel, head: nn.Linear) -> bool:

@@ -14,7 +14,7 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-__all__ = ["RoomyLayer", "buffer_like", "roomy_cache"]
+__all__ = ["RoomyLayer", "buffer_like", "repeated", "roomy_cache"]
 
 
 class RoomyLayer(DynamicLayer):
@@ -69,3 +69,11 @@ def roomy_cache(layers: Sequence[RoomyLayer]) -> DynamicCache:
 def buffer_like(kv: torch.Tensor, rows: int, capacity: int) -> torch.Tensor:
     """An empty buffer of ``rows`` rows and ``capacity`` positions shaped like ``kv``."""
     return kv.new_empty((rows, *kv.shape[1:-2], capacity, kv.shape[-1]))
+
+
+def repeated(kv: torch.Tensor, copies: int, room: int) -> torch.Tensor:
+    """A buffer of ``copies`` copies of ``kv`` ``[B, heads, T, dim]``, ``room`` positions more
+    (copy-major rows; the extra positions unwritten)."""
+    buffer = buffer_like(kv, copies * kv.shape[0], kv.shape[-2] + room)
+    buffer.view(copies, *kv.shape[:-2], -1, kv.shape[-1])[..., : kv.shape[-2], :] = kv
+    return buffer

@@ -21,7 +21,7 @@ from torch import nn
 
 from conceptpatch.capture import cache_kwarg, decoder_of, hidden_of
 from conceptpatch.checkpoints import LoadedModel
-from conceptpatch.kvcache import RoomyLayer, buffer_like, roomy_cache
+from conceptpatch.kvcache import RoomyLayer, repeated, roomy_cache
 
 __all__ = ["Rungs", "climb", "unpatched_tail"]
 
@@ -43,7 +43,6 @@ class Rungs:
     kv: tuple[tuple[torch.Tensor, torch.Tensor], ...]
     prefix: tuple[tuple[torch.Tensor, torch.Tensor], ...]
     final: tuple[nn.Module, ...]
-    logits: torch.Tensor
 
 
 def unpatched_tail(
@@ -112,7 +111,6 @@ def unpatched_tail(
         ),
         prefix=tuple(prefix),
         final=tuple(order),
-        logits=logits,
     )
     again = _logits(rungs, head, outputs[-1])
     if again.shape != logits.shape or not torch.allclose(again, logits, rtol=1e-5, atol=1e-5):
@@ -160,10 +158,9 @@ def climb(
     for layer in range(n_layers):
         pair = []
         for before, after in zip(rungs.prefix[layer], rungs.kv[layer], strict=True):
-            buffer = buffer_like(before, copies * size, length + room)
+            buffer = repeated(before, copies, length - prefix + room)
             view = buffer.view(copies, size, *buffer.shape[1:])
-            view[..., :prefix, :] = before
-            view[own[layer] :, ..., prefix:length, :] = after
+            view[own[layer] :, ..., prefix:length, :] = after  # copies still unpatched here
             pair.append(buffer)
         buffers.append(pair)
     cache = roomy_cache(  # each layer's copies of their own: the buffer's leading rows

@@ -31,7 +31,7 @@ from conceptpatch.capture import (
 )
 from conceptpatch.checkpoints import LoadedModel
 from conceptpatch.greedy import head_screen, next_tokens
-from conceptpatch.kvcache import RoomyLayer, buffer_like, roomy_cache
+from conceptpatch.kvcache import RoomyLayer, repeated, roomy_cache
 from conceptpatch.ladder import Rungs, climb, unpatched_tail
 from conceptpatch.prompts import Prompt
 
@@ -345,13 +345,6 @@ def patched_sweep(
     return results
 
 
-def _repeated(kv: torch.Tensor, copies: int, room: int) -> torch.Tensor:
-    """A buffer of ``copies`` copies of ``kv`` ``[B, heads, T, dim]``, ``room`` positions more."""
-    buffer = buffer_like(kv, copies * kv.shape[0], kv.shape[-2] + room)
-    buffer.view(copies, *kv.shape[:-2], -1, kv.shape[-1])[..., : kv.shape[-2], :] = kv
-    return buffer
-
-
 def _fused(
     lm: LoadedModel,
     base: list[tuple[torch.Tensor, torch.Tensor]],
@@ -381,7 +374,7 @@ def _fused(
     else:
         room = tail["input_ids"].shape[1] + max_new_tokens
         cache = roomy_cache([
-            RoomyLayer(*(_repeated(kv, copies, room) for kv in pair), pair[0].shape[-2])
+            RoomyLayer(*(repeated(kv, copies, room) for kv in pair), pair[0].shape[-2])
             for pair in base
         ])  # fmt: skip
         owners = torch.arange(size, device=device).repeat(copies)
