@@ -10,6 +10,7 @@ import torch
 from _tiny import SUITE, suite_data, write_suite
 from conceptpatch import run as run_module
 from conceptpatch.cli import main
+from conceptpatch.errors import StoreError
 from conceptpatch.results import Store, load_store
 from conceptpatch.suite import load_suite, parse_suite
 
@@ -81,7 +82,7 @@ def test_each_unit_stores_seed_versions_and_suite_hash(tmp_path):
     assert set(table["suite_hash"]) == {suite.settings_hash()} and set(table["seed"]) == {0}
 
 
-def test_a_changed_suite_is_recomputed_not_mixed(tmp_path, computed):
+def test_a_changed_suite_is_refused_then_replaced_only_when_asked(tmp_path, computed):
     path = write_suite(tmp_path)
     store = tmp_path / "store"
     old_hash = load_suite(path).settings_hash()
@@ -94,7 +95,10 @@ def test_a_changed_suite_is_recomputed_not_mixed(tmp_path, computed):
     edited = write_suite(tmp_path, name="edited.toml", patch={"max_new_tokens": 5})
     new_suite = load_suite(edited)
     assert new_suite.settings_hash() != old_hash
-    new = run_module.run_suite(new_suite, store, progress=False)
+    with pytest.raises(StoreError, match=r"another design .*max_new_tokens 3 -> 5.*--replace"):
+        run_module.run_suite(new_suite, store, progress=False)
+    assert computed == [] and len(load_store(store)) == len(old)  # nothing replaced
+    new = run_module.run_suite(new_suite, store, progress=False, replace=True)
     assert sorted(computed) == ["seen", "unpatched"]  # every unit of the old hash recomputed
     table = load_store(store)
     assert set(table["suite_hash"]) == {new_suite.settings_hash()}  # none of the old rows left

@@ -50,8 +50,10 @@ def _multisimlex(tmp: Path) -> Path:
 
 def _two_languages(data: dict, unseen: str) -> None:
     """Seen en and fr, one unseen: what the 9-noun translation.csv fixture can run (k = 2; with
-    two seen languages the paper's `seen` rule leaves no source pair, hence "other_output")."""
+    two seen languages the paper's `seen` rule leaves no source pair, hence "other_output"; its 9
+    nouns give 72 pairings at most, hence 20 trials)."""
     data["languages"] = {"seen": ["en", "fr"], "unseen": [unseen]}
+    data.setdefault("sample", {})["trials"] = 20
     data["prompt"]["k"] = 2
     data["patch"]["seen_sources"] = "other_output"
 

@@ -7,6 +7,7 @@ import pytest
 from _tiny import write_suite
 from conceptpatch import run
 from conceptpatch.cli import main
+from conceptpatch.results import load_store
 
 
 @pytest.fixture
@@ -40,8 +41,9 @@ def test_a_finished_unit_shows_as_done(tmp_path, capsys, tiny_suite_env):
     out = capsys.readouterr().out
     assert "  done    " in out and "0 unit(s) to compute" in out
     assert main(["run", str(suite), "--store", str(store), "--dry-run", "--trials", "3",
-                 "--layers", "0", "--settings", "unpatched"]) == 0
-    assert "1 unit(s) to compute" in capsys.readouterr().out  # other trials: another plan
+                 "--layers", "0", "--settings", "unpatched"]) == 2
+    err = capsys.readouterr().err  # other trials: another design, refused before any compute
+    assert "another design" in err and "trials 2 -> 3" in err
 
 
 @pytest.mark.parametrize(("flags", "says"), [
@@ -72,9 +74,10 @@ def test_the_report_command_says_what_its_page_holds(tmp_path, capsys, tiny_suit
     assert main(["report", str(store), "--out", str(tmp_path / "bare")]) == 0
     assert "results only, no claims tested" in capsys.readouterr().out
     assert "results (no claims tested)" in (tmp_path / "bare" / "index.html").read_text()
+    digest = str(load_store(store)["suite_hash"].iloc[0])
     record = {"claim_id": "layer_sensitivity", "case": "seen", "verdict": "inconclusive",
               "effect": 0.1, "ci_low": 0.0, "ci_high": 0.2, "pvalue": 0.5, "n": 2,
-              "message": "m", "schema_version": 1}
+              "message": "m", "schema_version": 1, "suite_hash": digest}
     (tmp_path / "verdicts.json").write_text(json.dumps([record]))
     assert main(["report", str(store), "--out", str(tmp_path / "full"), "--verdicts",
                  str(tmp_path / "verdicts.json")]) == 0

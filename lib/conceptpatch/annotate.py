@@ -17,8 +17,9 @@ from pathlib import Path
 import pandas as pd
 from filelock import FileLock
 
-from conceptpatch.errors import AnnotationError
+from conceptpatch.errors import AnnotationError, StoreError
 from conceptpatch.files import atomic_write
+from conceptpatch.vocabulary import LABELS
 
 __all__ = [
     "ANNOTATIONS_FILE",
@@ -31,22 +32,9 @@ __all__ = [
     "load_annotations",
 ]
 
-# The paper's finer outcome labels. `other_language` is the automatic category a reader may keep
-# when C's word is in another language without deciding between untranslated and wrong_language.
-LABELS: tuple[str, ...] = (
-    "exact",           # C's reference word in the output language
-    "synonym",         # another word for C in the output language
-    "hypernym",        # a broader word (animal for dog)
-    "hyponym",         # a narrower word (poodle for dog)
-    "related",         # related in meaning but not C (bone for dog)
-    "untranslated",    # C's word left in the input language
-    "wrong_language",  # C's word in a language that is neither input nor output
-    "other_language",  # C's word in another language, not split further
-    "copy",            # the target prompt's own query word copied
-    "target",          # D in the output language: the patch had no effect
-    "unrelated",       # anything else
-    "empty",           # no answer
-)
+# The paper's finer outcome labels (defined once, in conceptpatch.vocabulary). `other_language` is
+# the automatic category a reader may keep when C's word is in another language without deciding
+# between untranslated and wrong_language.
 # One trial row of the results table (the trial id recurs across layers, settings, checkpoints).
 KEY: tuple[str, ...] = (
     "checkpoint", "setting", "position", "source_pairs", "layer",
@@ -89,7 +77,22 @@ def load_annotations(store: Path) -> pd.DataFrame:
     if not path.exists():
         return pd.DataFrame({c: pd.Series(dtype="int64" if c in _INT_KEYS else object)
                              for c in (*KEY, "label", "note")})
-    return pd.read_parquet(path)
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as err:  # truncated, not parquet (pyarrow's errors are these)
+        raise _damaged(path, f"truncated or not parquet: {type(err).__name__}") from None
+    missing = [c for c in (*KEY, "label") if c not in frame.columns]
+    if missing:
+        raise _damaged(path, f"lacks column(s) {', '.join(missing)}")
+    return frame
+
+
+def _damaged(path: Path, why: str) -> StoreError:
+    """The one-line error for a damaged annotations file, naming the fix."""
+    return StoreError(
+        f"annotations file {path} is damaged ({why}): delete it, then re-import the filled-in"
+        f" sheet(s) with `conceptpatch annotate import SHEET {path.parent}`"
+    )
 
 
 def export_sheet(
@@ -109,6 +112,9 @@ def export_sheet(
     """
     if per_cell < 1:
         raise AnnotationError(f"per_cell is {per_cell}; ask for at least one trial per cell")
+    if Path(out).is_dir():
+        raise AnnotationError(f"--out {out} is a folder; name the CSV file to write, such as"
+                              f" {Path(out) / 'sheet.csv'}")
     results = _load_store(Path(store))
     unknown = [c for c in by if c not in results.columns]
     if unknown:

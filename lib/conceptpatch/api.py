@@ -9,12 +9,16 @@ as arguments, and returns the results table a run would store; the caller's mode
 are left as they were (the engine works on a copy of the tokenizer, restores the model's
 training flag, and removes every hook it adds). ``verdicts`` decides every claim the table can
 test, with Benjamini-Hochberg q-values across its cases; ``save_report`` writes the HTML
-report (``conceptpatch.report`` is the module that renders it).
+report (``conceptpatch.report`` is the module that renders it). Both read the table the claims
+command reads (:mod:`conceptpatch.tables`) and find the table's suite in ``suite=``, its
+``attrs``, or (after ``pd.concat`` dropped those) the ``patch`` calls that made its design.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,13 +27,19 @@ import pandas as pd
 from torch import nn
 
 from conceptpatch.checkpoints import wrap_model
-from conceptpatch.claims import MODULES, Design, benjamini_hochberg
+from conceptpatch.claims import MODULES, Design
+from conceptpatch.errors import SuiteError
 from conceptpatch.report import write_report
 from conceptpatch.run import run_unit
 from conceptpatch.suite import Suite, parse_suite, resolve
+from conceptpatch.tables import claim_table, final_verdicts
 from conceptpatch.trials import plan_trials
 
-__all__ = ["patch", "save_report", "verdicts"]
+__all__ = ["patch", "save_report", "suite_of_table", "verdicts"]
+
+#: The suites `patch` made, by design hash and checkpoint name: a table whose ``attrs`` were
+#: dropped (``pd.concat`` keeps them only when every table's are equal) finds its design again.
+_MADE: dict[str, dict[str, Suite]] = {}
 
 
 def _unwrap(model: Any, tokenizer: Any) -> tuple[Any, Any]:
@@ -75,6 +85,7 @@ def patch(model: Any, tokenizer: Any = None, *, seen: Sequence[str],
         hf_model.train(training)
     out = pd.concat(frames, ignore_index=True)
     out.attrs["suite"] = suite
+    _MADE.setdefault(suite.settings_hash(), {})[name] = suite
     return out
 
 
@@ -101,30 +112,107 @@ def suite_of(*, seen: Sequence[str], unseen: Sequence[str], lexicon: str, pos: s
     return parse_suite(data, base=Path.cwd(), name=name)
 
 
-def verdicts(results: pd.DataFrame, alpha: float = 0.05, design: Design | None = None,
-             new_checkpoint: str | None = None) -> pd.DataFrame:
-    """Every claim case the table can test, one row each, with BH q-values across the cases.
+def _designs(results: pd.DataFrame) -> list[str]:
+    """The design hashes (``suite_hash``) of a table's rows."""
+    if "suite_hash" not in results.columns or results.empty:
+        return []
+    return sorted(set(results["suite_hash"].astype(str)))
 
-    ``new_checkpoint`` adds the regression gate for that checkpoint against the ones before it.
+
+def _merged(suites: list[Suite]) -> Suite:
+    """One suite for the tables of several ``patch`` calls of one design: their checkpoints."""
+    if len(suites) == 1:
+        return suites[0]
+    if len({repr(dict(s.claims)) for s in suites}) > 1:
+        raise SuiteError("the results table joins patch() tables whose suites declare different "
+                         "[claims]: pass suite= (or design=) to say which design to test")
+    names = {s.name for s in suites}
+    first = suites[0]
+    checkpoints = [c for s in suites for c in s.model.get("checkpoints", ())]
+    return dataclasses.replace(first, name=first.name if len(names) == 1 else "in-memory",
+                               model={**first.model, "checkpoints": checkpoints})
+
+
+def suite_of_table(results: pd.DataFrame, suite: Suite | None = None) -> Suite | None:
+    """The suite behind a results table: ``suite`` when given, else ``attrs["suite"]``, else the
+    suites ``patch`` made in this session for the table's design and checkpoints; None when no
+    suite is known. A table of several designs (``suite_hash``) is an error, never mixed."""
+    hashes = _designs(results)
+    if len(hashes) > 1:
+        raise SuiteError(f"the results table mixes {len(hashes)} designs (suite_hash "
+                         f"{', '.join(hashes)}): test one at a time, e.g. "
+                         f"results[results['suite_hash'] == {hashes[0]!r}]")
+    found = suite if suite is not None else results.attrs.get("suite")
+    if found is None and hashes:
+        made = _MADE.get(hashes[0], {})
+        names = [str(n) for n in results["checkpoint"].drop_duplicates()]
+        found = _merged([made[n] for n in names if n in made]) if any(
+            n in made for n in names) else None
+    if isinstance(found, Suite) and hashes and found.settings_hash() != hashes[0]:
+        raise SuiteError(f"suite {found.name!r} has design {found.settings_hash()} but the "
+                         f"table's rows were computed by design {hashes[0]}: pass the suite "
+                         "that computed them")
+    return found
+
+
+def _design(results: pd.DataFrame, suite: Suite | None, design: Design | None,
+            what: str) -> tuple[Suite | None, Design]:
+    """The table's suite and claim design; without either, the default design, said aloud."""
+    suite = suite_of_table(results, suite)
+    if design is not None:
+        return suite, design
+    if suite is None:
+        warnings.warn(f"{what}: the results table carries no suite (its attrs were dropped and "
+                      "no patch() call of this session made its design): using the default "
+                      "claim design and every part of speech; pass suite= or design=",
+                      UserWarning, stacklevel=3)
+        return None, Design()
+    return suite, Design.from_suite(suite)
+
+
+def _check_gate(results: pd.DataFrame, new_checkpoint: str) -> None:
+    """The gate's checkpoint must be one of the table's: the claims command's one-line error."""
+    from types import SimpleNamespace
+
+    from conceptpatch.claims import axes_from_suite
+
+    first = results.drop_duplicates("checkpoint")
+    axes_from_suite(SimpleNamespace(checkpoints=[
+        SimpleNamespace(name=str(r.checkpoint), step=int(r.step), tokens=int(r.tokens),
+                        phase=int(r.phase)) for r in first.itertuples()]), upto=new_checkpoint)
+
+
+def verdicts(results: pd.DataFrame, alpha: float | None = None, design: Design | None = None,
+             new_checkpoint: str | None = None, *, suite: Suite | None = None,
+             store: str | Path | None = None) -> pd.DataFrame:
+    """Every claim case the table can test, one row each, with BH q-values across the cases:
+    the records ``verdicts.json`` holds for the same rows (:mod:`conceptpatch.tables`).
+
+    ``alpha``: every claim's level (default: each claim's own, as the claims command);
+    ``new_checkpoint`` adds the regression gate for that checkpoint against the ones before it
+    (a name the table lacks raises SuiteError, as the command does); ``suite`` (or ``design``)
+    says which design to test when the table's ``attrs`` were lost; ``store``: where manual
+    labels were imported (they take precedence, as in the claims command).
     """
-    suite = results.attrs.get("suite")
-    design = design or (Design.from_suite(suite) if suite is not None else Design())
+    suite, design = _design(results, suite, design, "verdicts")
+    if new_checkpoint is not None:
+        _check_gate(results, new_checkpoint)
+    table = claim_table(results, suite, store)
     found = []
     for claim_id, module in MODULES.items():
+        level = alpha or module.CLAIM.alpha
         if claim_id == "regression":
             if new_checkpoint is not None:
-                found += module.evaluate(results, new_checkpoint, alpha, design=design)
+                found += module.evaluate(table, new_checkpoint, level, design=design)
             continue
-        found += module.evaluate(results, alpha, design=design)
-    records = [v.to_record() for v in found]
-    for record, q in zip(records, benjamini_hochberg([r["pvalue"] for r in records]),
-                         strict=True):
-        record["bh_qvalue"] = q
-    return pd.DataFrame.from_records(records)
+        found += module.evaluate(table, level, design=design)
+    return pd.DataFrame.from_records(final_verdicts(v.to_record() for v in found))
 
 
-def save_report(results: pd.DataFrame, verdicts: pd.DataFrame, out_dir: str | Path) -> Path:
-    """Write the HTML claim report of ``results`` and ``verdicts`` to ``out_dir/index.html``."""
-    suite = results.attrs.get("suite")
+def save_report(results: pd.DataFrame, verdicts: pd.DataFrame, out_dir: str | Path, *,
+                suite: Suite | None = None, store: str | Path | None = None) -> Path:
+    """Write the HTML claim report of ``results`` and ``verdicts`` to ``out_dir/index.html``
+    (``store``: where manual labels were imported, named in the report)."""
+    suite, _ = _design(results, suite, None, "save_report")
     records = verdicts.to_dict(orient="records")
-    return write_report(results, records, suite, Path(out_dir))
+    return write_report(results, records, suite, Path(out_dir), store=store)

@@ -25,9 +25,11 @@ __all__ = [
     "Checkpoint",
     "LoadedModel",
     "check_architecture",
+    "check_tokenizer_code",
     "decoder_layers",
     "load_checkpoint",
     "load_tokenizer",
+    "needs_remote_code",
     "wrap_model",
 ]
 
@@ -202,6 +204,12 @@ def _check_local(checkpoint: Checkpoint) -> None:
             " safetensors only; convert it with"
             " `model.save_pretrained(dir, safe_serialization=True)`"
         )
+    if not (path / "config.json").is_file():
+        raise CheckpointError(
+            f"checkpoint {checkpoint.name!r}: folder {str(path)!r} has weights but no config.json"
+            " (transformers builds the model from it): copy the checkpoint's config.json into"
+            " the folder (`model.save_pretrained(dir)` writes it beside the weights)"
+        )
 
 
 #: Files any one of which lets ``AutoTokenizer`` load a checkpoint's tokenizer.
@@ -216,6 +224,66 @@ def _no_tokenizer(checkpoint: Checkpoint, where: str, why: str) -> str:
     )
 
 
+def needs_remote_code(err: BaseException) -> bool:
+    """Whether transformers refused a load because the repository's own code would have to run
+    (``auto_map`` in its config) and ``trust_remote_code`` is off."""
+    return "trust_remote_code" in str(err)
+
+
+def _model_type(source: str) -> str:
+    """The ``model_type`` of a local checkpoint's config.json, quoted, or "its model type"."""
+    import json
+
+    try:
+        found = json.loads((Path(source) / "config.json").read_text(encoding="utf-8"))
+        return f"its model type {str(found['model_type'])!r}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its model type"
+
+
+def _remote_code_error(checkpoint: Checkpoint, source: str) -> CheckpointError:
+    """The one line for a model whose architecture is code shipped with the repository."""
+    return CheckpointError(
+        f"checkpoint {checkpoint.name!r} ({source}): {_model_type(source)} needs custom code"
+        " from the repository (config.json auto_map), which conceptpatch does not run unless"
+        " told: set [model] trust_remote_code = true in the suite only if you trust the"
+        " repository"
+    )
+
+
+def _remote_tokenizer_error(checkpoint: Checkpoint, where: str, shared: bool) -> CheckpointError:
+    """The one line for a tokenizer that is code shipped with its repository."""
+    fix = ("set [model] tokenizer to a tokenizer that needs none (custom code is never run for"
+           " the shared tokenizer)" if shared else
+           "set [model] trust_remote_code = true in the suite only if you trust the repository,"
+           " or set [model] tokenizer to a tokenizer that needs none")
+    return CheckpointError(
+        f"checkpoint {checkpoint.name!r}: the tokenizer at {where!r} needs custom code from its"
+        f" repository (auto_map in tokenizer_config.json), which conceptpatch does not run: {fix}"
+    )
+
+
+def check_tokenizer_code(
+    checkpoint: Checkpoint, tokenizer: str | None = None, trust_remote_code: bool = False
+) -> None:
+    """Raise `CheckpointError` if a local checkpoint's tokenizer is custom code the suite does
+    not allow. Only a tokenizer whose files name code (``auto_map``) is loaded to find out, with
+    remote code off: nothing runs."""
+    import json
+
+    if tokenizer is not None or trust_remote_code or checkpoint.path is None:
+        return
+    folder = Path(checkpoint.path)
+    maps = []
+    for name in ("tokenizer_config.json", "config.json"):
+        try:
+            maps.append(json.loads((folder / name).read_text(encoding="utf-8")).get("auto_map"))
+        except (OSError, ValueError, AttributeError):
+            continue
+    if any((isinstance(m, dict) and "AutoTokenizer" in m) or isinstance(m, list) for m in maps):
+        load_tokenizer(checkpoint)
+
+
 def check_architecture(
     checkpoint: Checkpoint, layers_path: str | None = None, trust_remote_code: bool = False
 ) -> int:
@@ -228,6 +296,8 @@ def check_architecture(
         with torch.device("meta"):
             skeleton = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
     except (ValueError, KeyError, OSError) as err:
+        if needs_remote_code(err) and not trust_remote_code:
+            raise _remote_code_error(checkpoint, checkpoint.source) from None
         first = first_line(err)
         raise CheckpointError(
             f"checkpoint {checkpoint.name!r}: transformers cannot build a causal LM from its"
@@ -260,6 +330,9 @@ def _tokenizer(
         return (AutoTokenizer.from_pretrained(tokenizer, use_fast=True) if tokenizer else
                 AutoTokenizer.from_pretrained(source, use_fast=True, **kwargs))
     except ValueError as err:  # files there, but none a fast tokenizer can be built from
+        if needs_remote_code(err) and (tokenizer or not kwargs.get("trust_remote_code")):
+            raise _remote_tokenizer_error(checkpoint, tokenizer or source,
+                                          tokenizer is not None) from None
         raise CheckpointError(_no_tokenizer(checkpoint, tokenizer or source,
                                             first_line(err)[:200])) from None
 
@@ -335,6 +408,16 @@ def load_checkpoint(
         raise CheckpointError(
             f"checkpoint {checkpoint.name!r}: its safetensors weights at {source!r} are cut short"
             f" or damaged ({first_line(err)[:200]}): copy or download the checkpoint again"
+        ) from None
+    except ValueError as err:
+        if needs_remote_code(err) and not trust_remote_code:
+            raise _remote_code_error(checkpoint, source) from None
+        if "Unrecognized model" not in str(err):
+            raise
+        raise CheckpointError(
+            f"checkpoint {checkpoint.name!r}: transformers cannot build a causal LM from its"
+            f" config.json ({first_line(err)[:200]}): give config.json the model_type of the"
+            " architecture, or upgrade transformers for a new one"
         ) from None
     except OSError as err:
         first = first_line(err)[:200]

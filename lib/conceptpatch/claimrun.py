@@ -17,6 +17,7 @@ directory applies). Exit statuses (docs/claims-command.md):
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 from collections.abc import Sequence
@@ -57,20 +58,28 @@ def claim_tests_dir() -> Path:
 
 
 def gate_checkpoints(resolved: Any, new_checkpoint: str | None) -> list[str] | None:
-    """The checkpoints a run needs: all (None), or for the gate those up to ``new_checkpoint``."""
+    """The checkpoints a run needs: all (None), or for the gate ``new_checkpoint`` and the
+    ``gate_window`` checkpoints before it (the only ones the gate reads)."""
     if new_checkpoint is None:
         return None
     from conceptpatch.claims import axes_from_suite
+    from conceptpatch.claims.regression import gate
 
-    return list(axes_from_suite(resolved, upto=new_checkpoint).checkpoints)
+    window, _ = gate(resolved.suite)
+    upto = list(axes_from_suite(resolved, upto=new_checkpoint).checkpoints)
+    return upto[-(window + 1):]
 
 
 def missing_units(resolved: Any, store: Path, checkpoints: Sequence[str] | None) -> list[str]:
-    """``checkpoint/setting`` of each unit of the suite (or ``checkpoints``) the store lacks."""
-    from conceptpatch.results import Store
+    """``checkpoint/setting`` of each unit of the suite (or ``checkpoints``) the store lacks;
+    a store bound to another design is a `StoreError` (its units are none of the suite's)."""
+    from conceptpatch.results import Store, StoreDesign
     from conceptpatch.run import plan_units
 
     target, digest = Store(Path(store)), resolved.suite.settings_hash()
+    if target.root.is_dir():
+        target.check_version()
+        target.check_design(StoreDesign.of(resolved.suite))
     return [f"{u.checkpoint.name}/{u.setting}" for u in plan_units(resolved, checkpoints)
             if not target.has(u.checkpoint.name, u.setting, digest)]
 
@@ -92,33 +101,54 @@ def _missing_error(resolved: Any, store: Path, missing: list[str]) -> MissingUni
     )
 
 
+def resolve_stored(suite: Any, store: Path) -> Any:
+    """``suite`` resolved without building anything; a glob suite whose checkpoint folders are
+    not on this machine (a CPU gate job) takes its checkpoints from the units in the store."""
+    from conceptpatch.suite import resolve
+
+    resolved = resolve(suite, build=False, missing_ok=True)
+    if "glob" not in suite.model:
+        return resolved
+    from conceptpatch.checkpoints import Checkpoint
+    from conceptpatch.results import Store
+
+    known = {c.name for c in resolved.checkpoints}
+    stored = [Checkpoint(c["name"], path=c["source"], step=c["step"], tokens=c["tokens"],
+                         phase=c["phase"])
+              for c in Store(Path(store)).checkpoints(suite.settings_hash())
+              if c["name"] not in known]
+    if not stored:
+        return resolved
+    merged = sorted([*resolved.checkpoints, *stored], key=lambda c: (c.step, c.name))
+    return dataclasses.replace(resolved, checkpoints=tuple(merged))
+
+
 def stored_results(suite: Any, store: Path, checkpoints: Sequence[str] | None) -> pd.DataFrame:
     """The suite's results table read from the store alone: nothing is built, trained, loaded,
     computed or written (a read-only store works); a missing unit raises `MissingUnits`."""
     from conceptpatch.results import Store, conform
     from conceptpatch.run import plan_units
-    from conceptpatch.suite import resolve
 
-    resolved = resolve(suite, build=False)
+    resolved = resolve_stored(suite, store)
     missing = missing_units(resolved, store, checkpoints)
     if missing:
         raise _missing_error(resolved, Path(store), missing)
-    target = Store(Path(store))
-    target.check_version()
-    table = target.load()  # then the rows `run_suite` returns, without its `Store.open()`
-    names = {u.checkpoint.name for u in plan_units(resolved, checkpoints)}
-    keep = table["checkpoint"].isin(names) & table["setting"].isin(suite.settings)
-    return conform(table[keep & (table["suite_hash"] == suite.settings_hash())])
+    return conform(Store(Path(store)).load(
+        (u.checkpoint.name, u.setting) for u in plan_units(resolved, checkpoints)))
 
 
 def _precheck(suite: Any, store: Path, new_checkpoint: str | None, no_compute: bool) -> None:
     """Fail before pytest starts: an unknown gate checkpoint; under ``--no-compute`` a missing
     unit or an untrained organism. Without it, a suite that cannot resolve yet (an organism to
     train, a tiny model to build) is left to the run."""
+    from conceptpatch.results import Store, StoreDesign
     from conceptpatch.suite import resolve
 
+    if store.is_dir():  # another design's store: refused before anything trains or computes
+        Store(store).check_version()
+        Store(store).check_design(StoreDesign.of(suite))
     try:
-        resolved = resolve(suite, build=False)
+        resolved = resolve_stored(suite, store) if no_compute else resolve(suite, build=False)
     except ConceptPatchError:
         if no_compute:
             raise
@@ -145,6 +175,21 @@ def exit_status(pytest_code: int, interrupted: bool = False) -> int:
     return 130 if interrupted else _EXIT.get(int(pytest_code), 1)
 
 
+def override_options(*, trials: int | None = None, layers: str | Sequence[int] | None = None,
+                     settings: Sequence[str] | None = None) -> list[str]:
+    """The plugin options (``--cp-trials`` ...) that give the claims the suite with the
+    overrides `conceptpatch run` had, so that they read the units that run computed."""
+    out = []
+    if trials is not None:
+        out.append(f"--cp-trials={trials}")
+    if layers is not None:
+        text = layers if isinstance(layers, str) else ",".join(map(str, layers))
+        out.append(f"--cp-layers={text}")
+    if settings is not None:
+        out.append(f"--cp-settings={','.join(settings)}")
+    return out
+
+
 def pytest_arguments(suite: Path, store: Path, *, new_checkpoint: str | None = None,
                      report: Path | None = None, no_compute: bool = False,
                      inconclusive: str = "pass", extra: Sequence[str] = ()) -> list[str]:
@@ -164,26 +209,59 @@ def pytest_arguments(suite: Path, store: Path, *, new_checkpoint: str | None = N
     return [*args, *extra]
 
 
+def _check_outputs(suite: Any, store: Path, report: str | Path | None) -> None:
+    """Fail before pytest starts on what would lose the verdicts after every test ran: a report
+    folder that cannot be one (an existing file, a read-only working directory) or a damaged
+    annotations file in the store."""
+    from conceptpatch.annotate import load_annotations
+    from conceptpatch.files import check_out_dir
+
+    out = Path(report) if report is not None else Path.cwd() / "reports" / str(suite.name)
+    check_out_dir(out, "--report")
+    load_annotations(store)
+
+
+def _check_alpha(extra: Sequence[str]) -> None:
+    """Refuse a bad ``--cp-alpha`` among the pytest arguments in one line, before pytest prints
+    its usage (the plugin's own check, `conceptpatch.pytest_plugin._alpha`)."""
+    import argparse
+    import itertools
+
+    from conceptpatch.pytest_plugin import _alpha
+
+    values = [a.split("=", 1)[1] for a in extra if a.startswith("--cp-alpha=")]
+    values += [b for a, b in itertools.pairwise(extra) if a == "--cp-alpha"]
+    for value in values:
+        try:
+            _alpha(value)
+        except argparse.ArgumentTypeError as err:
+            raise ConceptPatchError(f"{err}: fix the --cp-alpha after --") from None
+
+
 def run_claims(suite_path: str | Path, store: str | Path | None = None, *,
                new_checkpoint: str | None = None, report: str | Path | None = None,
                no_compute: bool = False, inconclusive: str = "pass",
-               extra: Sequence[str] = ()) -> int:
+               extra: Sequence[str] = (), trials: int | None = None,
+               layers: str | list[int] | None = None, settings: list[str] | None = None) -> int:
     """Run the claims of ``suite_path`` on ``store`` (default: the suite's cache store); paths
     relative to the working directory. Returns the command's exit status."""
     import pytest
 
     from conceptpatch.paths import default_store
-    from conceptpatch.suite import load_suite
+    from conceptpatch.runplan import with_overrides
 
+    _check_alpha(extra)
     suite_file = Path(suite_path).resolve()
-    suite = load_suite(suite_file)
+    suite = with_overrides(suite_file, trials=trials, layers=layers, settings=settings)
     where = Path(store) if store is not None else default_store(suite.name, suite.settings_hash())
     where = where.resolve()
     _precheck(suite, where, new_checkpoint, no_compute)
+    _check_outputs(suite, where, report)
     args = pytest_arguments(
         suite_file, where, new_checkpoint=new_checkpoint,
         report=None if report is None else Path(report).resolve(), no_compute=no_compute,
-        inconclusive=inconclusive, extra=extra)
+        inconclusive=inconclusive,
+        extra=[*override_options(trials=trials, layers=layers, settings=settings), *extra])
     interrupts = _Interrupts()
     code = pytest.main(args, plugins=[interrupts])
     return exit_status(int(code), interrupts.seen)

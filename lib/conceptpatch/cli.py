@@ -18,6 +18,7 @@ from types import SimpleNamespace
 from typing import Any, NoReturn
 
 from conceptpatch.errors import CheckpointError, ConceptPatchError
+from conceptpatch.files import write_problem
 from conceptpatch.paths import default_store
 from conceptpatch.runplan import layers_arg, list_arg
 
@@ -50,18 +51,20 @@ def _store_arg(text: str) -> Path:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from conceptpatch.pipeline import run_pipelined
-    from conceptpatch.runplan import dry_run, with_overrides
+    from conceptpatch.runplan import dry_run, preflight, with_overrides
 
     suite = with_overrides(args.suite, device=args.device, dtype=args.dtype, trials=args.trials,
                            layers=args.layers, settings=args.settings)
     store = args.store or default_store(suite.name, suite.settings_hash())
     if args.dry_run:
         return dry_run(suite, store, args.checkpoint, args.shard)
+    preflight(suite, store, args.checkpoint, args.shard)  # before the store is touched
     if args.quiet:
         _quiet()
     try:
         table = run_pipelined(
-            suite, store, args.checkpoint, progress=not args.quiet, shard=args.shard
+            suite, store, args.checkpoint, progress=not args.quiet, shard=args.shard,
+            replace=args.replace,
         )
     except KeyboardInterrupt:
         raise _Interrupted(_resume_command(args, store)) from None
@@ -93,48 +96,84 @@ def _resume_command(args: argparse.Namespace, store: Path | str) -> str:
     return " ".join(parts)
 
 
-def _untestable(checkpoints: Sequence[Any], unseen: Sequence[str]) -> dict[str, str]:
-    """The claims a suite's checkpoints and languages give no case, each with the reason."""
-    out: dict[str, str] = {}
-    phases = {c.phase for c in checkpoints}
-    per_phase = max((sum(c.phase == p for c in checkpoints) for p in phases), default=0)
-    if len(checkpoints) < 2:
-        out["early_emergence"] = "needs checkpoints across training"
-    if per_phase < 2:
-        out["stability"] = "needs two checkpoints of one data phase"
-    if not {1, 2} <= phases:
-        out["phase_two"] = "needs checkpoints of data phases 1 and 2"
-    if not unseen:
-        out["unseen_language"] = "the suite lists no unseen language"
-    return out
+def _suite_axes(suite: Any, checkpoints: Sequence[Any]) -> Any:
+    """The claims' axes of a suite before any compute, with the layer count where it is known
+    (the one definition of what is testable reads them: `conceptpatch.claims.testable`)."""
+    from conceptpatch.claims import axes_from_suite
+
+    if not checkpoints and "random" in suite.model:  # built on first run: one checkpoint
+        checkpoints = (SimpleNamespace(name="random", step=0, tokens=0, phase=1),)
+    view = SimpleNamespace(checkpoints=checkpoints, suite=suite, seen=suite.seen,
+                           unseen=suite.unseen, settings=suite.settings)
+    return axes_from_suite(view, n_layers=_layer_count(suite, checkpoints))
+
+
+def _layer_count(suite: Any, checkpoints: Sequence[Any]) -> int | None:
+    """The model's decoder layers where known without loading weights: a random model's, a
+    local config.json's, a GGUF header's, a hub config.json already cached; else None."""
+    if "random" in suite.model:
+        return int(suite.model.get("random_layers", 4))
+    for c in checkpoints:
+        found = _checkpoint_layers(suite, c)
+        if found is not None:
+            return found
+    return None
+
+
+def _checkpoint_layers(suite: Any, c: Any) -> int | None:
+    """One checkpoint's decoder layers from what is on disk (None: not known offline)."""
+    from conceptpatch.gguf_source import gguf_layer_count
+
+    if getattr(c, "is_gguf", False):
+        return gguf_layer_count(c.gguf, c.gguf_package)
+    if c.path is not None and (Path(c.path) / "config.json").is_file():
+        from conceptpatch.checkpoints import check_architecture
+
+        try:
+            return check_architecture(c, suite.model.get("layers_path"),
+                                      bool(suite.model.get("trust_remote_code", False)))
+        except ConceptPatchError:
+            return None
+    if c.hub is not None:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(c.hub, "config.json", revision=c.revision)
+        return _config_layers(json.loads(Path(cached).read_text())) if isinstance(
+            cached, str) else None
+    return None
+
+
+def _config_layers(config: dict[str, Any]) -> int | None:
+    """The layer count a config.json declares (its text model's, for a multimodal one)."""
+    for key in ("num_hidden_layers", "n_layer", "num_layers"):
+        if isinstance(config.get(key), int):
+            return int(config[key])
+    text = config.get("text_config")
+    return _config_layers(text) if isinstance(text, dict) else None
+
+
+def _print_testable(axes: Any, out_of_reach: dict[str, str]) -> None:
+    """The claims the suite cannot test: no case (stdout), a band without a computed layer (a
+    warning on stderr, before any compute), or bands unchecked for want of a layer count."""
+    from conceptpatch.claims.testable import band_gaps
+
+    gaps = band_gaps(axes)
+    for claim, why in out_of_reach.items():
+        if claim not in gaps:
+            print(f"  not testable here: {claim} ({why})")
+    for claim, why in gaps.items():
+        print(f"  warning: {claim} is untestable: {why}", file=sys.stderr)
+    if axes.n_layers is None:
+        print("  layer bands: not checked (the model's layer count is not known before it is "
+              "downloaded; `conceptpatch check` again once it is)")
 
 
 def _local_problems(suite: Any, checkpoints: Sequence[Any]) -> list[str]:
-    """Offline problems of the local checkpoints: missing, pickle-only, unknown arch, layers."""
-    from conceptpatch.checkpoints import _check_local, check_architecture
-    from conceptpatch.gguf_source import gguf_problem
-    from conceptpatch.run import suite_layers
+    """Offline problems of the local checkpoints, as `conceptpatch.runplan.checkpoint_problems`
+    finds them: missing folder or config.json, pickle-only, unknown arch, custom code, layers."""
+    from conceptpatch.runplan import checkpoint_problems
 
-    problems: list[str] = []
-    for c in checkpoints:
-        if c.is_gguf:
-            problem = gguf_problem(c.name, c.gguf, c.gguf_package)
-            problems += [problem] if problem else []
-            continue
-        if c.path is None:
-            continue
-        path = Path(c.path)
-        if "random" in suite.model and not path.exists():
-            continue  # built on first `conceptpatch run`
-        try:
-            _check_local(c)
-            if (path / "config.json").exists():
-                n_layers = check_architecture(c, suite.model.get("layers_path"),
-                                              bool(suite.model.get("trust_remote_code", False)))
-                suite_layers(suite, n_layers)
-        except ConceptPatchError as err:
-            problems.append(str(err))
-    return problems
+    return checkpoint_problems(suite, checkpoints)
 
 
 def _online_problems(resolved: Any) -> list[str]:
@@ -230,6 +269,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
         random = "random" in suite.model
         checkpoints, trials = (() if random else suite_checkpoints(suite, True)), None
     problems = _local_problems(suite, checkpoints)
+    if resolved is not None and not problems:
+        from conceptpatch.context import context_problem
+
+        problems += [p for p in (context_problem(resolved),) if p]
     if args.online:
         problems += _online_problems(SimpleNamespace(suite=suite, checkpoints=checkpoints))
     _raise_problems(problems)
@@ -247,7 +290,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if resolved is not None:
         lexicon = resolved.lexicon
         pos = f" (pos {suite.lexicon['pos']})" if "pos" in suite.lexicon else ""
-        print(f"  lexicon: {lexicon.name}, {len(lexicon.concepts)} complete concepts{pos}")
+        from conceptpatch.lexicons.core import dropped_words
+
+        dropped = f"; {dropped_words(lexicon)}" if dropped_words(lexicon) else ""
+        print(f"  lexicon: {lexicon.name}, {len(lexicon.concepts)} complete concepts{pos}{dropped}")
     else:
         print(f"  lexicon: {suite.lexicon.get('path')} (missing, see the warning)")
     layers = "all" if suite.layers is None else ", ".join(map(str, suite.layers))
@@ -263,8 +309,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"  design: pairing {suite.pairing}; seen sources {suite.seen_sources} rule,"
               f" {sources}; {suite.max_new_tokens} new tokens")
     from conceptpatch.claims.calibration import planned_power
+    from conceptpatch.claims.testable import untestable
 
-    out_of_reach = _untestable(checkpoints, suite.unseen)
+    axes = _suite_axes(suite, checkpoints)
+    out_of_reach = untestable(axes)
     per_language = suite.trials  # one target pair per output language, unless listed otherwise
     if resolved is not None and suite.target_pairs is not None:
         from collections import Counter
@@ -276,8 +324,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
                       for c, p in planned_power(per_language).items() if c not in out_of_reach)
     print(f"  power at {per_language} trials per output language (the paper's effects, "
           f"simulated; docs/claims-and-statistics.md): {power or 'no claim testable'}")
-    for claim, why in out_of_reach.items():
-        print(f"  not testable here: {claim} ({why})")
+    _print_testable(axes, out_of_reach)
     model = suite.model
     print(
         f"  model: dtype {suite.dtype}, device {suite.device}, device_map"
@@ -305,6 +352,7 @@ def _cmd_claims(args: argparse.Namespace) -> int:
     return run_claims(
         args.suite, args.store, new_checkpoint=args.new_checkpoint, report=args.report,
         no_compute=args.no_compute, inconclusive=args.inconclusive, extra=args.pytest_args,
+        trials=args.trials, layers=args.layers, settings=args.settings,
     )
 
 
@@ -361,6 +409,12 @@ def _add_claims(sub: Any) -> None:
         help="never load a model: use the stored units only; a missing one is an error naming"
         " the `conceptpatch run` command that computes it",
     )
+    claims.add_argument("--trials", type=int,
+                        help="as `run --trials`: the claims of the suite with this override")
+    claims.add_argument("--layers", type=layers_arg,
+                        help="as `run --layers`: the claims of the suite with this override")
+    claims.add_argument("--settings", type=list_arg,
+                        help="as `run --settings`: the claims of the suite with this override")
     claims.add_argument(
         "--inconclusive", choices=INCONCLUSIVE, default="pass",
         help="an inconclusive case without a declared expectation: pass (skipped, the"
@@ -373,9 +427,11 @@ def _add_claims(sub: Any) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from conceptpatch.files import check_out_dir
     from conceptpatch.report import write_report
     from conceptpatch.results import load_store
 
+    check_out_dir(args.out, "--out")
     verdicts = []
     if args.verdicts is not None:
         try:
@@ -386,11 +442,30 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 " verdicts.json that `conceptpatch claims` wrote"
             ) from None
         verdicts = verdicts.get("verdicts", verdicts) if isinstance(verdicts, dict) else verdicts
-    out = write_report(load_store(args.store), verdicts, {"name": Path(args.store).name},
+    table = load_store(args.store)
+    _check_verdicts_design(verdicts, table, args.verdicts)
+    out = write_report(table, verdicts, {"name": Path(args.store).name},
                        args.out, store=args.store)
     held = f"{len(verdicts)} verdict(s)" if verdicts else "results only, no claims tested"
     print(f"report written to {out} ({held})")
     return 0
+
+
+def _check_verdicts_design(verdicts: Any, table: Any, path: Path | None) -> None:
+    """Refuse verdicts decided on another design than the store's units (another suite's
+    verdicts.json beside this store's figures would be a report of nothing)."""
+    if not verdicts:
+        return
+    if not isinstance(verdicts, list) or not all(isinstance(v, dict) for v in verdicts):
+        raise ConceptPatchError(f"--verdicts {str(path)!r} is not a list of verdict records:"
+                                " pass the verdicts.json that `conceptpatch claims` wrote")
+    stored = set(table["suite_hash"].astype(str)) if len(table) else set()
+    decided = {str(v.get("suite_hash")) for v in verdicts}
+    if not stored or decided != stored:
+        raise ConceptPatchError(
+            f"--verdicts {str(path)!r} was decided on design {', '.join(sorted(decided))}, the"
+            f" store holds {', '.join(sorted(stored)) or 'no units'}: pass the verdicts.json"
+            " that `conceptpatch claims` wrote for this store")
 
 
 def _cmd_annotate(args: argparse.Namespace) -> int:
@@ -468,6 +543,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="override [patch] settings, comma-separated (seen,en_en,unpatched)")
     run.add_argument("--dry-run", action="store_true",
                      help="print the units (done or to compute) and their forwards; load nothing")
+    run.add_argument("--replace", action="store_true",
+                     help="the store holds another design's units (another suite, or other"
+                          " --trials/--layers): delete them first instead of refusing")
     run.set_defaults(func=_cmd_run)
 
     check = sub.add_parser("check", help="validate a suite without loading a model")
@@ -538,7 +616,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"arguments after -- ({' '.join(extra)}) are for `conceptpatch claims` only")
     args.pytest_args = extra
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        return _stdout_closed()
     except ConceptPatchError as err:
         print(f"conceptpatch: error: {_one_line(err)}", file=sys.stderr)
         return 2
@@ -553,12 +635,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:
         if os.environ.get("CONCEPTPATCH_DEBUG"):
             raise
+        problem = write_problem(err) if isinstance(err, OSError) else None
+        if problem is not None:  # a full disk, a read-only folder: the surroundings, not a bug
+            print(f"conceptpatch: error: {problem}", file=sys.stderr)
+            return 2
         print(
             f"conceptpatch: internal error: {type(err).__name__}: {_one_line(err)} (rerun with"
             " CONCEPTPATCH_DEBUG=1 for the traceback and report it)",
             file=sys.stderr,
         )
         return 1
+
+
+def _stdout_closed() -> int:
+    """Stdout's reader went away (``| head``): silence stdout and exit 1, as the Python docs'
+    note on SIGPIPE does (https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the flush at exit then writes nowhere
+    except (OSError, ValueError):  # stdout without a file descriptor (captured)
+        pass
+    return 1
 
 
 def _one_line(err: BaseException) -> str:

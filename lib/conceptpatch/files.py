@@ -11,17 +11,25 @@ bit it inherits from a group-shared parent).
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["TMP_SUFFIX", "atomic_write", "current_umask", "dir_mode", "file_mode",
-           "share_tree", "shared_mkdtemp"]
+from conceptpatch.errors import ConceptPatchError
+
+__all__ = ["TMP_SUFFIX", "atomic_write", "check_out_dir", "current_umask", "dir_mode",
+           "file_mode", "share_tree", "shared_mkdtemp", "write_problem"]
 
 #: Suffix of the temp files `atomic_write` leaves only when killed (``.<name>.<random>.tmp``).
 TMP_SUFFIX = ".tmp"
+#: errno values of a write the surroundings refuse: no room, and no permission.
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+_NO_WRITE = (errno.EACCES, errno.EPERM, errno.EROFS)
+_IN_THE_WAY = (errno.ENOTDIR, errno.EEXIST, errno.EISDIR)
 
 
 def current_umask() -> int:
@@ -73,10 +81,71 @@ def atomic_write(path: str | os.PathLike[str],
                 os.fchmod(f.fileno(), file_mode())
                 os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if err.filename is None and err.errno is not None:  # name the file a full disk refused
+            raise OSError(err.errno, err.strerror, str(path)) from err
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _errno(err: OSError) -> int | None:
+    """``err``'s errno, also where a library (pyarrow) only wrote it into the message."""
+    if err.errno is not None:
+        return err.errno
+    found = re.search(r"\[Errno (\d+)\]", str(err))
+    return int(found.group(1)) if found else None
+
+
+def write_problem(err: OSError) -> str | None:
+    """The one-line message of a write the surroundings refused (full disk, quota, read-only or
+    unwritable folder) naming the fix, or None for any other `OSError`."""
+    from conceptpatch.paths import ENV_CACHE, cache_root
+
+    code = _errno(err)
+    if code not in (*_NO_SPACE, *_NO_WRITE, *_IN_THE_WAY):
+        return None
+    name = err.filename or "a file"
+    where = Path(str(name)).resolve() if err.filename else None
+    cache = cache_root().resolve()
+    elsewhere = (f"set {ENV_CACHE} to a writable folder with room" if where is not None
+                 and where.is_relative_to(cache) else
+                 "write elsewhere (--store, --out, --report, or another working directory)")
+    why = os.strerror(code)
+    if code in _NO_SPACE:
+        return f"no space left to write {name} ({why}): free space there or {elsewhere}"
+    if code in _IN_THE_WAY:
+        return f"cannot write {name} ({why}): move what is in the way or {elsewhere}"
+    if code == errno.EROFS:
+        return f"cannot write {name} ({why}): {elsewhere}"
+    return f"no permission for {name} ({why}): give yourself access to it and its folder or" \
+        f" {elsewhere}"
+
+
+def check_out_dir(path: str | os.PathLike[str], option: str) -> None:
+    """Refuse, before any work, a folder to write into that cannot be one: an existing file, a
+    file on its way, or a nearest existing folder that is not writable (read-only mount)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConceptPatchError(
+            f"{option} {path} is an existing file, not a folder: name a folder (the files go into"
+            " it) or move the file away"
+        )
+    base = path
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise ConceptPatchError(
+            f"{option} {path} lies under {base}, a file, not a folder: name another folder"
+        )
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise ConceptPatchError(
+            f"cannot write into {path}: {base} is not writable (read-only or no permission):"
+            f" pass {option} naming a writable folder"
+        )
 
 
 def shared_mkdtemp(prefix: str, dir: str | os.PathLike[str]) -> Path:

@@ -22,7 +22,7 @@ from pathlib import Path
 from conceptpatch.errors import CheckpointError, first_line
 from conceptpatch.files import atomic_write, share_tree, shared_mkdtemp
 
-__all__ = ["GGUF_MAGIC", "dequantized_dir", "gguf_file", "gguf_problem"]
+__all__ = ["GGUF_MAGIC", "dequantized_dir", "gguf_file", "gguf_layer_count", "gguf_problem"]
 
 #: The first four bytes of every GGUF file.
 GGUF_MAGIC = b"GGUF"
@@ -82,6 +82,55 @@ def gguf_problem(checkpoint: str, path: str | None, package: str | None) -> str 
     except CheckpointError as err:
         return str(err)
     return None
+
+
+#: GGUF metadata value types: struct format of each fixed-size one (8: string, 9: array).
+_GGUF_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q",
+                 11: "q", 12: "d"}
+
+
+def _gguf_value(f, kind: int) -> object:
+    """Read one metadata value of type ``kind`` from the stream ``f`` (arrays as lists)."""
+    import struct
+
+    if kind == 8:
+        (size,) = struct.unpack("<Q", f.read(8))
+        return f.read(size).decode("utf-8", "replace")
+    if kind == 9:
+        item, count = struct.unpack("<IQ", f.read(12))
+        return [_gguf_value(f, item) for _ in range(count)]
+    fmt = "<" + _GGUF_SCALARS[kind]
+    return struct.unpack(fmt, f.read(struct.calcsize(fmt)))[0]
+
+
+def _block_count(path: Path) -> int | None:
+    """``<arch>.block_count`` from the metadata at the head of a GGUF file (or its first part)."""
+    import struct
+
+    with path.open("rb") as f:
+        if f.read(4) != GGUF_MAGIC:
+            return None
+        _version, _tensors, kvs = struct.unpack("<IQQ", f.read(20))
+        for _ in range(kvs):
+            (size,) = struct.unpack("<Q", f.read(8))
+            key = f.read(size).decode("utf-8", "replace")
+            (kind,) = struct.unpack("<I", f.read(4))
+            value = _gguf_value(f, kind)
+            if key.endswith(".block_count"):
+                return int(value)  # type: ignore[call-overload]
+    return None
+
+
+def gguf_layer_count(path: str | None, package: str | None) -> int | None:
+    """The decoder layers a GGUF checkpoint declares, read from its header without assembling,
+    converting or loading anything (None when it cannot be read: ``check`` then says so)."""
+    try:
+        if path is not None:
+            return _block_count(Path(path))
+        chunks = getattr(importlib.import_module(str(package)), "chunk_paths", None)
+        return _block_count(Path(chunks()[0])) if callable(chunks) else None
+    except Exception:  # a missing package, a cut or odd header: unknown, `check` says so
+        return None
 
 
 def _header(checkpoint: str, path: Path) -> None:

@@ -130,13 +130,19 @@ def run_pipelined(
     checkpoints: Sequence[str] | None = None,
     progress: bool = True,
     shard: tuple[int, int] | None = None,
+    replace: bool = False,
 ) -> pd.DataFrame:
     """`conceptpatch.run.run_suite`, but a whole suite's missing organism trains beside it.
 
-    A whole suite (no ``checkpoints``, no ``shard``, not resolved yet) goes through
-    `train_and_run` first; whatever that leaves (everything, when it declines) the runner
-    computes, so the store is the one ``run.run_suite`` alone writes.
+    The store is bound to the suite's design first (another design's units: an error before
+    anything trains, unless ``replace``). A whole suite (no ``checkpoints``, no ``shard``, not
+    resolved yet) goes through `train_and_run` first; whatever that leaves (everything, when it
+    declines) the runner computes, so the store is the one ``run.run_suite`` alone writes.
     """
+    from conceptpatch.results import Store, StoreDesign
+
+    plain = suite.suite if isinstance(suite, Resolved) else suite
+    Store(Path(store)).bind(StoreDesign.of(plain), replace=replace)
     whole = checkpoints is None and shard is None and not isinstance(suite, Resolved)
     if whole:
         train_and_run(suite, store, progress)

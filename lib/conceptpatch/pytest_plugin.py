@@ -15,6 +15,7 @@ pytest-xdist as in a serial run, and writes the report once, at session end.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import pytest
 
 from conceptpatch import claims, hooks
 from conceptpatch.claimrun import INCONCLUSIVE
+from conceptpatch.files import atomic_write, write_problem
 
 VERDICT_PROPERTY = "conceptpatch_verdict"
 #: The version of the ``verdicts.json`` record layout (docs/verdicts.md); bumped on a change.
@@ -43,6 +45,7 @@ class Options:
     control_suite: Path | None = None
     no_compute: bool = False
     inconclusive: str = "pass"
+    overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 _OPTIONS = pytest.StashKey[Options]()
@@ -59,9 +62,17 @@ DEFAULT_SUITE = "suites/organism.toml"
 
 
 def _alpha(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"--cp-alpha {text} must lie strictly between 0 and 1")
+    """``--cp-alpha``: a significance level; pytest shows the message of a bad one as is."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 < value < 1.0:  # NaN too
+        raise argparse.ArgumentTypeError(
+            f"--cp-alpha {text}: must lie strictly between 0 and 1 (e.g. 0.05)")
     return value
 
 
@@ -89,6 +100,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cp-no-compute", action="store_true", default=False,
                     help="never load a model: use the stored units only and stop with the "
                          "`conceptpatch run` command that computes any missing one")
+    group.addoption("--cp-trials", default=None, type=int, metavar="N",
+                    help="the suite with [sample] trials = N (as `conceptpatch run --trials`)")
+    group.addoption("--cp-layers", default=None, metavar="LAYERS",
+                    help="the suite with [patch] layers = all or 0,6,12 (as `run --layers`)")
+    group.addoption("--cp-settings", default=None, metavar="A,B",
+                    help="the suite with [patch] settings = A,B (as `run --settings`)")
     group.addoption("--cp-inconclusive", default="pass", choices=INCONCLUSIVE,
                     help="an inconclusive verdict without a declared expectation: pass (a "
                          "skip, the default) or fail (the run fails)")
@@ -98,6 +115,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "claim_cases(cases=fn): parametrize `case` with fn(axes of "
                                        "the suite) at collection time")
     config.addinivalue_line("markers", "regression: the --new-checkpoint regression gate")
+    config.addinivalue_line("markers", "cp_no_case: a claim the suite gives no case (deselected; "
+                                       "conceptpatch.claims.testable says why)")
     root = config.invocation_params.dir
 
     def resolve(value: str | None) -> Path | None:
@@ -108,32 +127,65 @@ def pytest_configure(config: pytest.Config) -> None:
         resolve(config.getoption("cp_store")), resolve(config.getoption("cp_report")),
         config.getoption("cp_alpha"), config.getoption("cp_new_checkpoint"),
         resolve(config.getoption("cp_control_suite")), config.getoption("cp_no_compute"),
-        config.getoption("cp_inconclusive"),
+        config.getoption("cp_inconclusive"), _overrides(config),
     )
     config.stash[_VERDICTS] = []
     config.pluginmanager.register(_VerdictCollector(config), "conceptpatch-verdicts")
+    _check_report_dir(config)
+
+
+def _check_report_dir(config: pytest.Config) -> None:
+    """A ``--cp-report`` (or, for a ``--cp-suite`` run, ``./reports``) that cannot take the
+    verdicts is a usage error now, not a loss after every test ran."""
+    from conceptpatch.errors import ConceptPatchError
+    from conceptpatch.files import check_out_dir
+
+    opts = config.stash[_OPTIONS]
+    out = opts.report or (config.invocation_params.dir / "reports"
+                          if config.getoption("cp_suite") else None)
+    if out is None:
+        return
+    try:
+        check_out_dir(out, "--cp-report")
+    except ConceptPatchError as err:
+        raise pytest.UsageError(f"conceptpatch: {err}") from None
+
+
+def _overrides(config: pytest.Config) -> dict[str, Any]:
+    """``--cp-trials/--cp-layers/--cp-settings`` as `conceptpatch.runplan.with_overrides` keys."""
+    import argparse
+
+    from conceptpatch.runplan import layers_arg, list_arg
+
+    layers, settings = config.getoption("cp_layers"), config.getoption("cp_settings")
+    try:
+        parsed = None if layers is None else layers_arg(layers)
+    except argparse.ArgumentTypeError as err:
+        raise pytest.UsageError(f"--cp-layers: {err}") from None
+    given = {"trials": config.getoption("cp_trials"), "layers": parsed,
+             "settings": None if settings is None else list_arg(settings)}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_conceptpatch_load_suite(config: pytest.Config, path: Path) -> Any:
-    from conceptpatch.suite import load_suite
+    from conceptpatch.runplan import with_overrides
 
-    return load_suite(path)
+    overrides = config.stash[_OPTIONS].overrides if path == config.stash[_OPTIONS].suite else {}
+    return with_overrides(path, **overrides)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_conceptpatch_results(
     config: pytest.Config, suite: Any, store: Path, checkpoints: list[str] | None
 ) -> Any:
-    from conceptpatch.annotate import apply_annotations
-
     if config.stash[_OPTIONS].no_compute:
         from conceptpatch.claimrun import stored_results
 
-        return apply_annotations(stored_results(suite, store, checkpoints), store)
+        return stored_results(suite, store, checkpoints)
     from conceptpatch.pipeline import run_pipelined
 
-    return apply_annotations(run_pipelined(suite, store, checkpoints, progress=True), store)
+    return run_pipelined(suite, store, checkpoints, progress=True)
 
 
 def _suite(config: pytest.Config) -> Any:
@@ -162,8 +214,10 @@ def _axes(config: pytest.Config) -> claims.Axes:
             from conceptpatch.pipeline import needs_training
             from conceptpatch.suite import resolve
 
-            if opts.no_compute:
-                suite = resolve(suite, build=False)  # builds and trains nothing
+            if opts.no_compute:  # builds and trains nothing; a glob's checkpoints may be
+                from conceptpatch.claimrun import resolve_stored  # known from the store only
+
+                suite = resolve_stored(suite, _store(config))
             else:
                 if opts.new_checkpoint is None and needs_training(suite):
                     _results(config)  # trains the organism while computing its units
@@ -174,8 +228,11 @@ def _axes(config: pytest.Config) -> claims.Axes:
 
 
 def _results(config: pytest.Config) -> Any:
-    """Compute the missing units (the engine locks each one) and load the rest, once a process."""
+    """Compute the missing units (the engine locks each one) and load the rest, once a process;
+    the store's manual labels beside each row (:func:`conceptpatch.tables.labelled`)."""
     if _RESULTS not in config.stash:
+        from conceptpatch.tables import labelled
+
         checkpoints = None
         if config.stash[_OPTIONS].new_checkpoint is not None:
             checkpoints = list(_axes(config).checkpoints)
@@ -185,6 +242,7 @@ def _results(config: pytest.Config) -> Any:
             df = config.hook.pytest_conceptpatch_results(
                 config=config, suite=_suite(config), store=_store(config),
                 checkpoints=checkpoints)
+        df = labelled(df, _store(config))
         keys = [c for c in ("checkpoint", "setting", "layer", "output_lang", "trial")
                 if c in df.columns]
         config.stash[_RESULTS] = df.sort_values(keys, kind="stable").reset_index(drop=True)
@@ -210,6 +268,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker is None or "case" not in metafunc.fixturenames:
         return
     cases = list(marker.kwargs["cases"](_axes(metafunc.config)))
+    if not cases:  # a claim the suite cannot test: one placeholder, deselected at collection
+        metafunc.parametrize("case", [pytest.param(None, marks=pytest.mark.cp_no_case)],
+                             ids=["no-case"])
+        return
     metafunc.parametrize("case", cases, ids=cases)
 
 
@@ -219,7 +281,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         is_claim = item.get_closest_marker("claim_cases") is not None
         is_gate = item.get_closest_marker("regression") is not None
-        (drop if is_claim and is_gate != gate else keep).append(item)
+        no_case = item.get_closest_marker("cp_no_case") is not None
+        (drop if is_claim and (is_gate != gate or no_case) else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
@@ -231,30 +294,15 @@ def suite(request: pytest.FixtureRequest) -> Any:
     return _suite(request.config)
 
 
-def _claim_table(table: Any, suite: Any) -> Any:
-    """The rows claims are tested on: C's parts of speech (``[lexicon] claims_pos``, nouns by
-    default), with manual labels taking precedence."""
-    from conceptpatch.results import claim_rows
-
-    return _labelled(claim_rows(table, getattr(suite, "claims_pos", None)))
-
-
-def _labelled(table: Any) -> Any:
-    """Manual labels take precedence, mapped onto the six categories (never silently dropped)."""
-    if "label" not in table.columns:
-        return table
-    label = table["label"].where(table["label"].notna() & (table["label"] != ""),
-                                 table["category"])
-    return table.assign(category=claims.to_categories(label).to_numpy())
-
-
 @pytest.fixture(scope="session")
 def results(request: pytest.FixtureRequest) -> Any:
     """The suite's results table: missing units computed through the engine, the rest loaded.
 
     Manual labels from annotation sheets take precedence, mapped onto the six categories.
     """
-    return _claim_table(_results(request.config), _suite(request.config))
+    from conceptpatch.tables import claim_table
+
+    return claim_table(_results(request.config), _suite(request.config))
 
 
 @pytest.fixture(scope="session")
@@ -272,11 +320,12 @@ def control_results(request: pytest.FixtureRequest) -> Any:
         return None
     if _CONTROL not in config.stash:
         from conceptpatch.paths import default_store
+        from conceptpatch.tables import claim_table
 
         control = config.hook.pytest_conceptpatch_load_suite(config=config, path=path)
         store = default_store(control.name, control.settings_hash())
-        config.stash[_CONTROL] = _claim_table(config.hook.pytest_conceptpatch_results(
-            config=config, suite=control, store=store, checkpoints=None), control)
+        config.stash[_CONTROL] = claim_table(config.hook.pytest_conceptpatch_results(
+            config=config, suite=control, store=store, checkpoints=None), control, store)
     return config.stash[_CONTROL]
 
 
@@ -300,7 +349,9 @@ def check_verdict(request: pytest.FixtureRequest):
     def check(found: Mapping[str, claims.Verdict], claim_id: str, case: str) -> None:
         verdict = found.get(case) or claims.missing_verdict(claim_id, case, "no rows for it")
         expected = _expectation(_suite(request.config), claim_id, case)
+        suite = _suite(request.config)
         rec = {**verdict.to_record(), "nodeid": request.node.nodeid,
+               "suite": str(getattr(suite, "name", "")), "suite_hash": _design_hash(suite),
                "expected": expected["verdict"] if expected else None,
                "expected_reason": expected["reason"] if expected else None}
         request.node.user_properties.append((VERDICT_PROPERTY, json.dumps(rec)))
@@ -316,6 +367,13 @@ def check_verdict(request: pytest.FixtureRequest):
                         f"{verdict.verdict}: {verdict.message}", pytrace=False)
 
     return check
+
+
+def _design_hash(suite: Any) -> str | None:
+    """The settings hash of the design a verdict was decided on (None for a suite object a
+    `pytest_conceptpatch_load_suite` hook made without one)."""
+    digest = getattr(suite, "settings_hash", None)
+    return str(digest()) if callable(digest) else None
 
 
 def _fails_inconclusive(config: pytest.Config) -> bool:
@@ -357,18 +415,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if hasattr(config, "workerinput"):
         return
-    records = verdict_records(config)
+    from conceptpatch.tables import final_verdicts
+
+    records = final_verdicts(verdict_records(config))
     if not records:
         return
-    qvalues = claims.benjamini_hochberg([r.get("raw_pvalue") for r in records])
-    for rec, q in zip(records, qvalues, strict=True):
-        rec["bh_qvalue"] = q
     config.stash[_VERDICTS] = records
     opts = config.stash[_OPTIONS]
     suite = _suite(config)
     out = opts.report or config.invocation_params.dir / "reports" / str(suite.name)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "verdicts.json").write_text(verdicts_json(records))
+    try:
+        atomic_write(out / "verdicts.json", verdicts_json(records))
+    except OSError as exc:  # a full disk: the verdicts stay in the summary above it
+        why = write_problem(exc) or repr(exc)
+        config.stash[_REPORT] = f"verdicts.json not written ({why}); the verdicts are above"
+        return
     try:
         from conceptpatch.report import write_report
     except ImportError:
@@ -391,6 +452,16 @@ def verdicts_json(records: list[dict[str, Any]]) -> str:
 
 def _cell(value: Any, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}g}" if digits < 3 else f"{value:+.3f}"
+
+
+def _write_no_case(tr: Any, config: pytest.Config) -> None:
+    """The claims the suite gives no case (deselected), each with its reason."""
+    from conceptpatch.claims.testable import no_case
+
+    if _AXES in config.stash and config.stash[_OPTIONS].new_checkpoint is None:
+        for claim_id, why in no_case(config.stash[_AXES]).items():
+            if claim_id != "regression":
+                tr.write_line(f"  not testable here: {claim_id} ({why})")
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -419,5 +490,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         for r in expected:
             tr.write_line(f"  expected {r['expected']}: {r['claim_id']}/{r['case']}: "
                           f"{r['expected_reason']}")
+        _write_no_case(terminalreporter, config)
     if _REPORT in config.stash:
         terminalreporter.write_sep("-", f"conceptpatch report: {config.stash[_REPORT]}")

@@ -98,18 +98,6 @@ def _record(item: Any) -> dict[str, Any]:
     return dict(item.to_record() if callable(getattr(item, "to_record", None)) else item)
 
 
-def _with_qvalues(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Records with ``bh_qvalue``: as the pytest plugin set it, else computed here across all of
-    them (from each case's raw p-value) so the headline's adjustment is always the one shown."""
-    if not records or any("bh_qvalue" in r for r in records):
-        return records
-    from conceptpatch.claims import benjamini_hochberg
-
-    raw = [r.get("raw_pvalue", r.get("pvalue")) for r in records]
-    raw = [None if _number(p) == "—" else float(p) for p in raw]
-    return [dict(r, bh_qvalue=q) for r, q in zip(records, benjamini_hochberg(raw), strict=True)]
-
-
 def _bounds(v: Mapping[str, Any]) -> str:
     low, high = _number(v.get("ci_low")), _number(v.get("ci_high"))
     return f"[{low}, {high}]" if low != "—" or high != "—" else "—"
@@ -176,6 +164,10 @@ def claim_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
     plain = [r for r in rows if not r.get("expected")]
     if not plain:
         return f"every case ({len(rows)}) has a declared expectation, listed below"
+    untested = {str(r.get("reading")) for r in plain
+                if str(r.get("reading") or "").startswith("untestable: ")}
+    if untested and all(str(r.get("reading")) in untested for r in plain):
+        return "; ".join(sorted(untested))  # no data for it: why, and the fix
     n = len(plain)
     by = {v: [r for r in plain if r["verdict"] == v] for v in VERDICTS}
     supported = len(by["supported"])
@@ -235,17 +227,6 @@ def _design(suite: Any) -> Any:
         return Design()
 
 
-def _claim_table(results: pd.DataFrame, suite: Any) -> pd.DataFrame:
-    """The rows the claims are tested on (the suite's ``claims_pos``; every row without one)."""
-    from conceptpatch.results import claim_rows
-
-    pos = suite.get("claims_pos") if isinstance(suite, Mapping) else getattr(
-        suite, "claims_pos", None)
-    if isinstance(pos, str):
-        pos = (pos,)
-    return claim_rows(results, tuple(pos) if pos else None) if not results.empty else results
-
-
 def _claim_figure(kind: str, results: pd.DataFrame, design: Any) -> dict[str, Any]:
     """One claim figure as a dict; a figure that fails to draw becomes a note."""
     draw = {
@@ -274,9 +255,10 @@ def claim_blocks(rows: Sequence[Mapping[str, Any]], results: pd.DataFrame,
     id the verdicts name): statement, the reading sentence, the cases with a declared
     expectation, and the claim's figure. ``rows`` are :func:`verdict_records`' display rows."""
     from conceptpatch.claims import MODULES
+    from conceptpatch.tables import claim_table
 
     design = _design(suite)
-    data = _claim_table(results, suite)
+    data = claim_table(results, suite)
     drawn: dict[str, dict[str, Any]] = {}
     ids = list(MODULES) + sorted({r["claim_id"] for r in rows} - set(MODULES))
     blocks = []
@@ -381,8 +363,17 @@ def _expected_and_prompt(context: tuple[Any, dict[int, Any]] | None, row: Any) -
     except LexiconError:  # results of another lexicon than the suite's
         return "—", ""
     expected = " / ".join(words) if words else "—"
-    same = trial is not None and trial.concept == str(row.concept)
-    return expected, target_prompt(resolved, trial).text if same else ""
+    return expected, target_prompt(resolved, trial).text if _same_trial(trial, row) else ""
+
+
+def _same_trial(trial: Any, row: Any) -> bool:
+    """Whether a re-planned trial is the stored row's (C, D, input and output language): a
+    prompt is shown only for a row the store confirms, never one a changed plan guessed."""
+    if trial is None:
+        return False
+    planned = {"concept": trial.concept, "target_concept": trial.target_concept,
+               "input_lang": trial.pair.input, "output_lang": trial.pair.output}
+    return all(str(getattr(row, k, v)) == v for k, v in planned.items())
 
 
 def sample_trials(results: pd.DataFrame, per_category: int = _SAMPLES_PER_CATEGORY,
@@ -418,15 +409,17 @@ def sample_trials(results: pd.DataFrame, per_category: int = _SAMPLES_PER_CATEGO
             "category": str(r.category),
             "manual": str(r.outcome_) != str(r.category),
         } for r in part.itertuples(index=False)]
-        groups.append({"category": cat, "count": int((rows["outcome_"] == cat).sum()),
-                       "trials": trials})
+        mine = rows[rows["outcome_"] == cat]
+        groups.append({"category": cat, "count": len(mine),
+                       "n_trials": int(mine["trial"].nunique()), "trials": trials})
     return groups
 
 
 def _overview(results: pd.DataFrame) -> dict[str, Any]:
-    """Counts that orient the reader: trials, checkpoints, layers, languages, settings."""
+    """Counts that orient the reader: trials (distinct trial ids, not rows), rows, checkpoints,
+    layers, languages, settings."""
     if results.empty:
-        return {"trials": 0, "checkpoints": [], "layers": "—", "languages_seen": [],
+        return {"trials": 0, "rows": 0, "checkpoints": [], "layers": "—", "languages_seen": [],
                 "languages_unseen": [], "settings": [], "relabelled": 0}
     layers = sorted(int(x) for x in results["layer"].unique() if int(x) >= 0)
     out_langs = results.drop_duplicates("output_lang")
@@ -434,9 +427,10 @@ def _overview(results: pd.DataFrame) -> dict[str, Any]:
     if "label" in results.columns:
         relabelled = int((results["label"].astype(str) != results["category"].astype(str)).sum())
     return {
-        "trials": len(results),
+        "trials": int(results["trial"].nunique()),
+        "rows": len(results),
         "checkpoints": plots.checkpoint_order(results),
-        "layers": f"{layers[0]}–{layers[-1]}" if layers else "—",
+        "layers": _layers_text(layers),
         "languages_seen": sorted(
             out_langs.loc[out_langs["output_seen"].astype(bool), "output_lang"].astype(str)),
         "languages_unseen": sorted(
@@ -444,6 +438,81 @@ def _overview(results: pd.DataFrame) -> dict[str, Any]:
         "settings": sorted(results["setting"].astype(str).unique()),
         "relabelled": relabelled,
     }
+
+
+def _layers_text(layers: Sequence[int]) -> str:
+    """Layers in words: a run "0–5" when contiguous, else each one ("0, 2, 14"), "—" for none."""
+    if not layers:
+        return "—"
+    if list(layers) == list(range(layers[0], layers[-1] + 1)) and len(layers) > 1:
+        return f"{layers[0]}–{layers[-1]}"
+    return ", ".join(str(j) for j in layers)
+
+
+#: The suite keys the design block names (each where the suite has it).
+_DESIGN_KEYS = ("trials", "target_pairs", "k", "shots", "position", "pairing", "source_pairs",
+                "max_new_tokens", "seed")
+
+
+def design_records(results: pd.DataFrame, suite: Any) -> dict[str, Any]:
+    """Which design and which units the page shows: the suite's name and design hash beside the
+    hashes its rows carry, trials (distinct ids), layers, settings, the suite's keys, and one
+    line per (checkpoint, setting) unit with its trials, layers and rows."""
+    from conceptpatch.figures.tables import units
+
+    digest = suite.settings_hash() if callable(getattr(suite, "settings_hash", None)) else None
+    hashes = (sorted(results["suite_hash"].astype(str).unique())
+              if "suite_hash" in results.columns else [])
+    layers = sorted(int(j) for j in results["layer"].unique() if int(j) >= 0) if (
+        "layer" in results.columns) else []
+    keys = [(k, _suite_attr(suite, k, None)) for k in _DESIGN_KEYS]
+    table = units(results, plots.checkpoint_order(results))
+    return {
+        "suite": str(_suite_attr(suite, "name", "—")),
+        "suite_hash": digest or "—",
+        "hashes": hashes,
+        "foreign": [h for h in hashes if digest is not None and h != digest],
+        "trials": int(results["trial"].nunique()) if "trial" in results.columns else 0,
+        "layers": _layers_text(layers),
+        "settings": sorted(results["setting"].astype(str).unique())
+        if "setting" in results.columns else [],
+        "keys": [(k, ", ".join(map(str, v)) if isinstance(v, list | tuple) else str(v))
+                 for k, v in keys if v is not None],
+        "units": [{k: str(v) for k, v in row.items()} for row in table.to_dict("records")],
+    }
+
+
+def table_records(data: pd.DataFrame, checkpoints: list[str]) -> list[dict[str, Any]]:
+    """The numeric tables beside the figures (:mod:`conceptpatch.figures.tables`) as display
+    rows and the CSV of their long form, downloadable as the figures' numbers are."""
+    from conceptpatch.figures.tables import numeric_tables
+
+    found = []
+    for table in numeric_tables(data, checkpoints):
+        wide = table.wide
+        found.append({
+            "key": table.key, "title": table.title, "caption": table.caption,
+            "index": [str(n) for n in wide.index.names], "columns": [str(c) for c in wide.columns],
+            "rows": [[*(map(str, key if isinstance(key, tuple) else (key,))), *map(str, values)]
+                     for key, values in zip(wide.index, wide.to_numpy(), strict=True)],
+            "csv": table.long.to_csv(index=False),
+        })
+    return found
+
+
+#: The columns of the case table's CSV: the verdicts.json fields with numbers, unrounded.
+CASE_COLUMNS: tuple[str, ...] = (
+    "claim_id", "case", "verdict", "reading", "effect", "ci_low", "ci_high", "pvalue",
+    "raw_pvalue", "bh_qvalue", "n", "sesoi", "paper_effect", "expected",
+)
+
+
+def cases_csv(records: Sequence[Mapping[str, Any]]) -> str:
+    """The case table as CSV, numbers as recorded (the page rounds them): what a reader checks
+    against verdicts.json or the notebook API."""
+    frame = pd.DataFrame.from_records([{c: r.get(c) for c in CASE_COLUMNS} for r in records],
+                                      columns=list(CASE_COLUMNS))
+    return frame.to_csv(index=False)
 
 
 def _figures(results: pd.DataFrame) -> list[dict[str, Any]]:
@@ -480,8 +549,10 @@ def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
     """Everything the template shows, as JSON-able dicts and strings."""
     from conceptpatch.claims import MODULES
     from conceptpatch.provenance import departures, provenance, suite_text
+    from conceptpatch.tables import claim_table, final_verdicts, labelled
 
-    records = _with_qvalues([_record(v) for v in verdicts])
+    results = labelled(results, store)  # the store's manual labels, as the claims read them
+    records = final_verdicts(_record(v) for v in verdicts)  # q: BH of raw_pvalue, as verdicts.json
     rank = {claim_id: i for i, claim_id in enumerate(MODULES)}
     records.sort(key=lambda r: rank.get(str(r.get("claim_id", "")), len(rank)))  # stable
     rows = verdict_records(records)
@@ -506,8 +577,11 @@ def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
         "n_expected": sum(bool(r["expected"]) for r in rows),
         "supported_bh": significant_bh,
         "verdicts": rows,
+        "cases_csv": cases_csv(records),
         "claims": claim_blocks(rows, results, suite),
         "overview": _overview(results),
+        "design": design_records(results, suite),
+        "tables": table_records(claim_table(results, suite), plots.checkpoint_order(results)),
         "figures": _figures(results),
         "samples": sample_trials(results, suite=suite),
         "pos_rates": pos_rate_records(results),
@@ -557,8 +631,9 @@ def write_report(results: pd.DataFrame, verdicts: Sequence[Any], suite: Any,
     ``verdicts`` are records (dicts with claim_id, case, verdict, effect, ci_low, ci_high, pvalue,
     n, message and optional reading, raw_pvalue, bh_qvalue, sesoi, paper_effect,
     expected, expected_reason and evidence) or objects with ``to_record()``; ``suite`` is a Suite,
-    a dict or None; ``store`` is named in the provenance block. Pass results through
-    :func:`conceptpatch.annotate.apply_annotations` first so that manual labels take precedence.
+    a dict or None; ``store`` is named in the provenance block and its imported manual labels
+    take precedence (:func:`conceptpatch.tables.labelled`; a ``label`` column already in
+    ``results`` is kept).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -10,12 +10,14 @@ parquet and json (no pickle).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -29,10 +31,14 @@ __all__ = [
     "COLUMNS",
     "SCHEMA_VERSION",
     "Store",
+    "StoreDesign",
     "claim_rows",
+    "colliding",
     "empty_table",
     "exact_rate_by_pos",
     "load_store",
+    "unit_folder",
+    "unit_problem",
 ]
 
 SCHEMA_VERSION = 1
@@ -120,10 +126,83 @@ def claim_rows(table: pd.DataFrame, pos: tuple[str, ...] | None) -> pd.DataFrame
     return table[keep.astype(bool)].reset_index(drop=True)
 
 
-def _safe(name: str) -> str:
-    """``name`` as one path component: no separators, no leading dot (hidden, "." or "..")."""
-    safe = re.sub(r"[^A-Za-z0-9._=-]", "_", name)
-    return "_" + safe[1:] if safe.startswith(".") or not safe else safe
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=-]")
+_NAME_LIMIT = 80  # characters of a name kept in its folder name (file systems allow 255 bytes)
+
+
+def unit_folder(name: str) -> str:
+    """The folder of checkpoint ``name`` in a store: one path component, distinct for every name.
+
+    A name of safe characters (letters, digits, ``. _ = -``, not starting with a dot) is its
+    own folder; any other name keeps its safe characters and gets ``~`` and a digest of the
+    whole name, which no safe name contains, so ``step 1``, ``step_1`` and ``早期`` never share
+    a folder.
+    """
+    if name and not _UNSAFE.search(name) and not name.startswith(".") and len(name) <= _NAME_LIMIT:
+        return name
+    stem = _UNSAFE.sub("_", name)[:_NAME_LIMIT]
+    stem = "_" + stem[1:] if stem.startswith(".") else stem
+    return f"{stem}~{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+
+
+def colliding(names: Iterable[str]) -> list[tuple[str, str]]:
+    """Pairs of checkpoint names whose store folders coincide on a case-insensitive file system
+    (macOS, Windows shares): ``S1`` and ``s1`` would overwrite each other's units there."""
+    seen: dict[str, str] = {}
+    out = []
+    for name in names:
+        key = unit_folder(name).casefold()
+        if key in seen and seen[key] != name:
+            out.append((seen[key], name))
+        seen.setdefault(key, name)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class StoreDesign:
+    """The design a store's units were computed with: the suite's name, its settings hash and
+    the keys that hash covers (`conceptpatch.suite.Suite.design_data`), to say how two differ."""
+
+    suite: str
+    hash: str
+    keys: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, suite: Any) -> StoreDesign:
+        """The design of a `conceptpatch.suite.Suite`."""
+        return cls(str(suite.name), suite.settings_hash(), suite.design_data())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"suite": self.suite, "hash": self.hash, "keys": dict(self.keys)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StoreDesign:
+        return cls(str(data["suite"]), str(data["hash"]), dict(data.get("keys") or {}))
+
+    def differences(self, other: StoreDesign, limit: int = 4) -> str:
+        """How ``other`` differs from this design, in words (``sample trials 100 -> 2``)."""
+        mine, theirs = _flatten(self.keys), _flatten(other.keys)
+        changed = [f"{k} {_short(mine.get(k))} -> {_short(theirs.get(k))}"
+                   for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)]
+        if self.suite != other.suite:
+            changed.insert(0, f"suite {self.suite!r} -> {other.suite!r}")
+        more = f" and {len(changed) - limit} more" if len(changed) > limit else ""
+        return ", ".join(changed[:limit]) + more if changed else "no key differs"
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else "default" if value is None else json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclass(frozen=True)
@@ -173,8 +252,92 @@ class Store:
                 " directory (or the conceptpatch version that wrote it)"
             )
 
+    def _marker(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads((self.root / _MARKER).read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, TypeError) as err:
+            raise StoreError(f"store marker {str(self.root / _MARKER)!r} is unreadable"
+                             f" ({first_line(err)}): use a new --store directory") from None
+
+    def design(self) -> StoreDesign | None:
+        """The design the store is bound to, or None (a new store, or one from before binding)."""
+        found = self._marker().get("design")
+        return None if found is None else StoreDesign.from_json(found)
+
+    def foreign_units(self, design: StoreDesign) -> list[Path]:
+        """Stored units computed with another settings hash than ``design``'s."""
+        return [p for p in self.units() if _meta(p).get("suite_hash") != design.hash]
+
+    def check_design(self, design: StoreDesign) -> None:
+        """Raise `StoreError` unless the store holds ``design``'s units only (reads, never writes).
+
+        A store written before stores were bound to a design is judged by its units' hashes.
+        """
+        bound = self.design()
+        if bound is not None and bound.hash == design.hash and bound.suite == design.suite:
+            return
+        if bound is None:
+            foreign = self.foreign_units(design)
+            if not foreign:
+                return
+            meta = _meta(foreign[0])
+            bound = StoreDesign(str(meta.get("suite", "?")), str(meta.get("suite_hash")), {})
+            count = len(foreign)
+        else:
+            count = len(self.units())
+        raise StoreError(
+            f"store {str(self.root)!r} holds {count} unit(s) of another design (suite"
+            f" {bound.suite!r}, hash {bound.hash}; this run: {bound.differences(design)}): use"
+            " another --store, give `claims` the overrides `run` had (--trials, --layers), or"
+            " run `conceptpatch run SUITE --store DIR --replace` to delete them first")
+
+    def bind(self, design: StoreDesign, replace: bool = False) -> None:
+        """Bind the store to ``design`` (the first run into it), or check that it is bound to it.
+
+        Units of another design are never replaced silently: `StoreError`, unless ``replace``,
+        which deletes them (and their timing records) first; manual labels are never deleted.
+        """
+        self.open()
+        with FileLock(str(self.root / f".{_MARKER}.lock")):
+            if not replace:
+                self.check_design(design)
+            elif self.design() != design and self.units():
+                if (self.root / "annotations.parquet").exists():
+                    raise StoreError(
+                        f"store {str(self.root)!r} holds manual labels (annotations.parquet) of"
+                        " its design: --replace would orphan them; use another --store")
+                for path in self.units():
+                    path.unlink()
+                    path.with_suffix(".timing.json").unlink(missing_ok=True)
+            if self.design() != design:
+                marker = {**self._marker(), "schema_version": SCHEMA_VERSION,
+                          "design": design.to_json()}
+                atomic_write(self.root / _MARKER, json.dumps(marker, indent=1).encode())
+
+    def checkpoints(self, suite_hash: str) -> list[dict[str, Any]]:
+        """The checkpoints the store has units of for design ``suite_hash``: name, step, tokens,
+        phase and source (a glob suite's gate job knows them without the folders)."""
+        found: dict[str, dict[str, Any]] = {}
+        for path in self.units():
+            meta = _meta(path)
+            if meta.get("suite_hash") != suite_hash:
+                continue
+            info = meta.get("checkpoint")
+            if not isinstance(info, Mapping):
+                first = pq.read_table(path, columns=["checkpoint", "step", "tokens", "phase"])
+                info = first.slice(0, 1).to_pylist()[0] if first.num_rows else None
+                info = None if info is None else {"name": info["checkpoint"], **info}
+            if info is not None:
+                found.setdefault(str(info["name"]), {
+                    "name": str(info["name"]), "step": int(info.get("step") or 0),
+                    "tokens": int(info.get("tokens") or 0), "phase": int(info.get("phase") or 1),
+                    "source": info.get("source") or str(path.parent)})
+        return sorted(found.values(), key=lambda c: (c["step"], c["name"]))
+
     def unit_path(self, checkpoint: str, setting: str) -> Path:
-        return self.root / _safe(checkpoint) / f"{_safe(setting)}.parquet"
+        return self.root / unit_folder(checkpoint) / f"{unit_folder(setting)}.parquet"
 
     def unit_meta(self, checkpoint: str, setting: str) -> dict[str, object] | None:
         """The metadata stored with a unit (suite hash, seed, versions), or None if it is absent.
@@ -186,8 +349,11 @@ class Store:
             return None
         try:
             raw = (pq.read_schema(path).metadata or {}).get(b"conceptpatch")
-            return dict(json.loads(raw)) if raw else {}
         except (OSError, ValueError, pa.ArrowException):
+            return None
+        try:
+            return dict(json.loads(raw)) if raw else {}
+        except ValueError:
             return None
 
     def unit_hash(self, checkpoint: str, setting: str) -> str | None:
@@ -274,23 +440,69 @@ class Store:
             if p.is_file() and not p.name.startswith(".")
         )
 
-    def load(self) -> pd.DataFrame:
-        """Every stored unit, concatenated (an empty, typed table when there are none)."""
+    def load(self, units: Iterable[tuple[str, str]] | None = None) -> pd.DataFrame:
+        """The stored units (every one, or those of ``units``: (checkpoint, setting) pairs,
+        absent ones skipped), concatenated; an empty, typed table when there are none."""
         paths = self.units()
+        if units is not None:
+            wanted = {self.unit_path(c, s) for c, s in units}
+            paths = [p for p in paths if p in wanted]
         if not paths:
             return empty_table()
         return conform(pd.concat([_read_unit(p) for p in paths], ignore_index=True))
 
 
+def _meta(path: Path) -> dict[str, Any]:
+    """A unit file's conceptpatch metadata ({} when unreadable)."""
+    try:
+        raw = (pq.read_schema(path).metadata or {}).get(b"conceptpatch")
+        return dict(json.loads(raw)) if raw else {}
+    except (OSError, ValueError, pa.ArrowException):
+        return {}
+
+
 def _read_unit(path: Path) -> pd.DataFrame:
     try:
-        return pd.read_parquet(path)
+        frame = pd.read_parquet(path)
     except (OSError, ValueError, pa.ArrowException) as err:
         first = first_line(err)
         raise StoreError(
             f"unit {str(path)!r} is unreadable ({first}): delete it and run the suite again to"
             " recompute it"
         ) from None
+    problem = unit_problem(frame, path)
+    if problem:
+        raise StoreError(f"unit {str(path)!r} is damaged ({problem}): delete it and run the"
+                         " suite again to recompute it")
+    return frame
+
+
+def unit_problem(frame: pd.DataFrame, path: Path) -> str | None:
+    """What in a unit's rows the schema forbids (None if nothing): a category outside the
+    vocabulary, rows of another checkpoint, setting or design than its file, a layer outside
+    the model, a missing trial id."""
+    from conceptpatch.scoring import CATEGORIES
+
+    missing = [c for c in ("checkpoint", "setting", "category", "layer", "n_layers", "trial",
+                           "suite_hash") if c not in frame.columns]
+    if missing:
+        return f"no column(s) {', '.join(missing)}"
+    bad = sorted(set(frame["category"].astype(str)) - set(CATEGORIES))
+    if bad:
+        return f"category {bad[0]!r} is not one of {', '.join(CATEGORIES)}"
+    if set(frame["setting"].astype(str)) - {path.stem}:
+        return f"rows of setting(s) other than {path.stem!r}"
+    folders = {unit_folder(str(c)) for c in frame["checkpoint"].unique()}
+    if folders - {path.parent.name}:
+        return f"rows of checkpoint(s) other than its folder {path.parent.name!r}"
+    if frame["suite_hash"].nunique() > 1:
+        return "rows of several designs"
+    layer, depth = frame["layer"].to_numpy(), frame["n_layers"].to_numpy()
+    if ((layer < -1) | (layer >= depth)).any():
+        return "a layer outside -1..n_layers-1"
+    if frame["trial"].isna().any():
+        return "a row without a trial id"
+    return None
 
 
 def _remove_temps(folder: Path, name: str) -> None:
@@ -300,10 +512,17 @@ def _remove_temps(folder: Path, name: str) -> None:
 
 
 def load_store(path: str | Path) -> pd.DataFrame:
-    """The results table of the store at ``path``."""
+    """The results table of the store at ``path``: one design's units (a store holding several,
+    from before stores were bound to one design, is refused rather than mixed)."""
     root = Path(path)
     if not root.is_dir():
         raise StoreError(f"store {str(root)!r} does not exist: run `conceptpatch run` first")
     store = Store(root)
     store.check_version()
+    designs = sorted({str(_meta(p).get("suite_hash")) for p in store.units()})
+    if len(designs) > 1:
+        raise StoreError(
+            f"store {str(root)!r} holds units of {len(designs)} designs ({', '.join(designs)}),"
+            " written before stores were bound to one: read one design with `conceptpatch"
+            " claims SUITE --store DIR`, or recompute into a new --store")
     return store.load()

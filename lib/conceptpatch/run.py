@@ -26,10 +26,11 @@ from tqdm.auto import tqdm
 
 from conceptpatch.capture import StateCache, concept_latents
 from conceptpatch.checkpoints import Checkpoint, LoadedModel, load_checkpoint, load_tokenizer
+from conceptpatch.context import check_run
 from conceptpatch.errors import SuiteError
 from conceptpatch.patching import UNPATCHED, patched_sweep, width_of
 from conceptpatch.prompts import Prompt, quote_merges
-from conceptpatch.results import Store, conform
+from conceptpatch.results import Store, StoreDesign, colliding, conform
 from conceptpatch.scoring import categorize
 from conceptpatch.suite import Resolved, Suite, resolve
 from conceptpatch.trials import (
@@ -114,6 +115,12 @@ def plan_units(
                 f"checkpoint(s) {', '.join(unknown)} are not in suite {resolved.suite.name!r}"
                 f"{hint} (it has {', '.join(known)}): fix the name"
             )
+    clash = colliding(known)
+    if clash:
+        a, b = clash[0]
+        raise SuiteError(
+            f"checkpoint names {a!r} and {b!r} differ only in case: their units would overwrite"
+            " each other on a case-insensitive file system; rename one of them")
     chosen = [c for c in resolved.checkpoints if checkpoints is None or c.name in checkpoints]
     units = [Unit(c, s) for c in chosen for s in resolved.suite.settings]
     if shard is not None:
@@ -280,6 +287,7 @@ def sweep_trials(
         kept = [i for i, group in enumerate(sources) if group]
         ordered, sources = [ordered[i] for i in kept], [sources[i] for i in kept]
     targets = [target_prompt(resolved, t) for t in ordered]
+    check_run(lm, suite, [p.text for p in [*targets, *(p for g in sources for p in g)]])
     uses: dict[tuple[str, int], int] = {}
     for group in sources:
         for p in group:
@@ -387,6 +395,17 @@ def _rows(
     return out
 
 
+def _checkpoint_record(suite: Suite, checkpoint: Checkpoint) -> dict[str, object]:
+    """What a unit records of its checkpoint, so that a gate job knows a glob suite's
+    checkpoints from the store alone; the source only for globs (other sources are in the suite,
+    and a cache path would make units differ between machines)."""
+    record: dict[str, object] = {"name": checkpoint.name, "step": checkpoint.step,
+                                 "tokens": checkpoint.tokens, "phase": checkpoint.phase}
+    if "glob" in suite.model:
+        record["source"] = checkpoint.source
+    return record
+
+
 def _release(lm: LoadedModel | None) -> None:
     if lm is None:
         return
@@ -423,18 +442,22 @@ def run_suite(
     checkpoints: Sequence[str] | None = None,
     progress: bool = True,
     shard: tuple[int, int] | None = None,
+    replace: bool = False,
 ) -> pd.DataFrame:
     """Compute the suite's missing units into ``store`` and return the suite's results table.
 
     ``suite`` may come resolved already; a missing organism is trained first, in this process
-    (`conceptpatch.pipeline.run_pipelined` trains it beside the computing instead).
+    (`conceptpatch.pipeline.run_pipelined` trains it beside the computing instead). A store
+    holding another design's units is refused (`conceptpatch.results.Store.bind`) unless
+    ``replace``, which deletes them first.
     """
     if isinstance(suite, Resolved):
         resolved, suite = suite, suite.suite
     else:
         resolved = resolve(suite)
     units = plan_units(resolved, checkpoints, shard)
-    target = Store(Path(store)).open()
+    target = Store(Path(store))
+    target.bind(StoreDesign.of(suite), replace=replace)
     digest = suite.settings_hash()
     missing = [u for u in units if not target.has(u.checkpoint.name, u.setting, digest)]
     trials = suite_trials(resolved) if missing else ()
@@ -462,6 +485,8 @@ def run_suite(
                     "suite_hash": digest, "seed": suite.seed, "versions": versions(),
                     "query_merged": int(frame.attrs.get("query_merged", 0)),
                     "lexicon_steps": list(resolved.lexicon.meta.get("steps", [])),
+                    "suite": suite.name,
+                    "checkpoint": _checkpoint_record(suite, unit.checkpoint),
                 }  # fmt: skip
                 target.write(name, unit.setting, frame, meta)
                 target.write_timing(name, unit.setting, {
@@ -469,7 +494,5 @@ def run_suite(
                     "threads": torch.get_num_threads(), "host": platform.node(),
                 })
         _release(lm)
-    names = {u.checkpoint.name for u in plan_units(resolved, checkpoints)}
-    table = target.load()
-    keep = table["checkpoint"].isin(names) & table["setting"].isin(suite.settings)
-    return conform(table[keep & (table["suite_hash"] == digest)])
+    return conform(target.load((u.checkpoint.name, u.setting)
+                               for u in plan_units(resolved, checkpoints)))

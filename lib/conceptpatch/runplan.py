@@ -11,9 +11,12 @@ from typing import Any
 
 import tomllib
 
+from conceptpatch.checkpoints import Checkpoint
+from conceptpatch.errors import CheckpointError, ConceptPatchError, SuiteError
 from conceptpatch.suite import Suite, load_suite, parse_suite
 
-__all__ = ["dry_run", "layers_arg", "list_arg", "with_overrides"]
+__all__ = ["checkpoint_problems", "dry_run", "layers_arg", "list_arg", "preflight",
+           "with_overrides"]
 
 
 def with_overrides(path: str | Path, *, device: str | None = None, dtype: str | None = None,
@@ -31,11 +34,35 @@ def with_overrides(path: str | Path, *, device: str | None = None, dtype: str | 
     if not any(given.values()):
         return suite
     path = Path(path)
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    for section, keys in given.items():
-        data[section] = {**data.get(section, {}), **keys}
-    merged = parse_suite(data, base=path.parent.resolve(), name=path.stem)
+    data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    for section, keys in given.items():  # each alone first: an error names its option
+        for key, value in keys.items():
+            _parse_with(data, path, {section: {key: value}}, f"{_OPTIONS[key]} {_shown(value)}")
+    merged = _parse_with(data, path, given, "the command line's overrides")
     return dataclasses.replace(merged, path=suite.path)
+
+
+#: The suite key each ``run`` option overrides -> the option.
+_OPTIONS = {"device": "--device", "dtype": "--dtype", "trials": "--trials", "layers": "--layers",
+            "settings": "--settings"}
+
+
+def _shown(value: Any) -> str:
+    """An override's value as the command line spelt it."""
+    text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    return text or "''"
+
+
+def _parse_with(data: dict[str, Any], path: Path, given: dict[str, dict[str, Any]],
+                source: str) -> Suite:
+    """The suite ``data`` with ``given`` keys replaced; a bad value is a `SuiteError` that blames
+    ``source`` (the option that gave it), not the suite file."""
+    merged = {**data, **{sec: {**data.get(sec, {}), **keys} for sec, keys in given.items()}}
+    try:
+        return parse_suite(merged, base=path.parent.resolve(), name=path.stem)
+    except SuiteError as err:
+        text = str(err).replace("fix the suite file", f"fix {source.split()[0]}")
+        raise SuiteError(f"{source}: {text}") from None
 
 
 def layers_arg(text: str) -> str | list[int]:
@@ -59,20 +86,27 @@ def dry_run(suite: Suite, store: Path | str, checkpoints: Sequence[str] | None =
             shard: tuple[int, int] | None = None, heading: str = "dry run of",
             resolved: Any = None) -> int:
     """Print the units a run would compute (done / to compute) and the forwards they take;
-    ``resolved``: the suite already resolved (``check`` has done it)."""
-    from conceptpatch.results import Store
+    ``resolved``: the suite already resolved and its checkpoints checked (``check`` has done
+    both); otherwise the checkpoints to compute are checked as `preflight` does."""
+    from conceptpatch.results import Store, StoreDesign
     from conceptpatch.run import plan_units
     from conceptpatch.suite import OrganismNotTrained, resolve
     from conceptpatch.trials import count_trials, setting_work
 
+    checked = resolved is not None  # `check` has checked its checkpoints already
     try:
         resolved = resolved or resolve(suite, build=False, missing_ok=True)
     except OrganismNotTrained as err:
         print(f"{heading.split()[0]}: {err}; `conceptpatch run` would train it first")
         return 0
     units = plan_units(resolved, checkpoints, shard)
-    target = Store(Path(store)).open() if Path(str(store)).exists() else None
+    target = Store(Path(store)) if Path(str(store)).is_dir() else None
+    if target is not None:  # read only: a dry run writes nothing, not even the store's marker
+        target.check_version()
+        target.check_design(StoreDesign.of(suite))
     digest = suite.settings_hash()
+    if not checked:  # what the run would die of, refused as the run refuses it
+        raise_problems(checkpoint_problems(suite, _to_compute(units, target, digest)))
     trials = count_trials(resolved)
     per_layer = "every layer" if suite.layers is None else f"{len(suite.layers)} layers"
     todo = 0
@@ -87,4 +121,82 @@ def dry_run(suite: Suite, store: Path | str, checkpoints: Sequence[str] | None =
         print(f"  {'done   ' if done else 'compute'} {unit.checkpoint.name}/{unit.setting}: {work}")
     print(f"{todo} unit(s) to compute; nothing was loaded. Time depends on model and device:"
           " measured rates are in docs/real-models.md and benchmarks/throughput.py")
+    if target is not None:
+        planned = {target.unit_path(u.checkpoint.name, u.setting) for u in units}
+        others = [p for p in target.units() if p not in planned]
+        if others:
+            names = ", ".join(f"{p.parent.name}/{p.stem}" for p in others[:6])
+            more = f" and {len(others) - 6} more" if len(others) > 6 else ""
+            print(f"  also in the store, not read for this plan: {len(others)} unit(s) ({names}"
+                  f"{more})")
     return 0
+
+
+def raise_problems(problems: Sequence[str]) -> None:
+    """Raise the first of ``problems`` (counting the others) as a `CheckpointError`."""
+    if problems:
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise CheckpointError(problems[0] + more)
+
+
+def _to_compute(units: Sequence[Any], target: Any, digest: str) -> list[Checkpoint]:
+    """The checkpoints of ``units`` that the store ``target`` (None: none yet) lacks a unit of."""
+    return list(dict.fromkeys(u.checkpoint for u in units if target is None
+                              or not target.has(u.checkpoint.name, u.setting, digest)))
+
+
+def preflight(suite: Suite, store: Path | str, checkpoints: Sequence[str] | None = None,
+              shard: tuple[int, int] | None = None) -> None:
+    """Refuse, before the store is touched, what ``run`` would die of at the checkpoints it has
+    to load (`checkpoint_problems`); a suite that resolves only by building is left to the run."""
+    from conceptpatch.results import Store
+    from conceptpatch.run import plan_units
+    from conceptpatch.suite import resolve
+
+    try:
+        resolved = resolve(suite, build=False, missing_ok=True)
+    except ConceptPatchError:  # an organism to train, missing data: the run says so itself
+        return
+    units = plan_units(resolved, checkpoints, shard)
+    target = Store(Path(store)) if Path(str(store)).is_dir() else None
+    raise_problems(checkpoint_problems(suite, _to_compute(units, target, suite.settings_hash())))
+
+
+def checkpoint_problems(suite: Suite, checkpoints: Sequence[Checkpoint]) -> list[str]:
+    """What a run would die of at each checkpoint, found without loading weights: a missing
+    folder or config.json, pickle-only weights, an architecture transformers cannot build or that
+    needs custom code, a tokenizer that needs it, patch layers out of range; GGUF problems."""
+    from conceptpatch.gguf_source import gguf_problem
+
+    problems: list[str] = []
+    layers: dict[bytes, int] = {}
+    for c in checkpoints:
+        try:
+            if c.is_gguf:
+                problem = gguf_problem(c.name, c.gguf, c.gguf_package)
+                problems += [problem] if problem else []
+            elif c.path is not None:
+                _check_folder(suite, c, layers)
+        except ConceptPatchError as err:
+            problems.append(str(err))
+    return problems
+
+
+def _check_folder(suite: Suite, checkpoint: Checkpoint, known: dict[bytes, int]) -> None:
+    """`checkpoint_problems` of one local folder; ``known``: layer counts by config.json bytes
+    (the checkpoints of one training run share one config: its skeleton is built once)."""
+    from conceptpatch.checkpoints import _check_local, check_architecture, check_tokenizer_code
+    from conceptpatch.run import suite_layers
+
+    path = Path(str(checkpoint.path))
+    if "random" in suite.model and not path.exists():  # built on first run, of a known depth
+        suite_layers(suite, int(suite.model.get("random_layers", 4)))
+        return
+    _check_local(checkpoint)
+    options = suite.load_options
+    config = (path / "config.json").read_bytes()
+    if config not in known:
+        known[config] = check_architecture(checkpoint, options["layers_path"],
+                                           options["trust_remote_code"])
+    suite_layers(suite, known[config])
+    check_tokenizer_code(checkpoint, options["tokenizer"], options["trust_remote_code"])

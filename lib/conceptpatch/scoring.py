@@ -1,21 +1,18 @@
 """Scoring: the outcome category of a decoded answer, decided from the lexicon.
 
 Answers and words are compared after Unicode NFC, case-folding and whitespace trimming. The order
-of the checks is the order of `CATEGORIES`: the first that matches wins.
+of the checks is the order of `CATEGORIES` (:mod:`conceptpatch.vocabulary`, where the
+vocabulary is defined once): the first that matches wins.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from typing import Literal
 
 from conceptpatch.lexicon import Lexicon
+from conceptpatch.vocabulary import CATEGORIES, Category
 
 __all__ = ["CATEGORIES", "Category", "categorize", "normalize"]
-
-Category = Literal["exact", "synonym", "target", "copy", "other_language", "unrelated"]
-#: Outcome categories, in the order they are checked.
-CATEGORIES: tuple[str, ...] = ("exact", "synonym", "target", "copy", "other_language", "unrelated")
 
 
 def normalize(text: str) -> str:

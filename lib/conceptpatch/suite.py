@@ -157,10 +157,15 @@ class Suite:
         data["lexicon"] = dict(self.lexicon)
         return data
 
-    def settings_hash(self) -> str:
-        """Hash of everything that determines a unit's rows, apart from the checkpoint itself."""
+    def design_data(self) -> dict[str, Any]:
+        """Everything that determines a unit's rows apart from its checkpoint and setting: what
+        `settings_hash` hashes and what a store records of the design that wrote it.
+
+        The list of settings is left out (a unit's rows depend on its own setting only), so
+        computing a subset of the settings gives the units the whole suite reads.
+        """
         data = self.to_dict()
-        for key in ("name", "description", "path", "claims", "expect"):
+        for key in ("name", "description", "path", "claims", "expect", "settings"):
             data.pop(key)
         data["trial_plan"] = TRIAL_PLAN
         for key in ("checkpoints", "glob", "phases", "device", "device_map", "batch_size"):
@@ -168,7 +173,11 @@ class Suite:
         lexicon = Path(data["lexicon"].get("path", ""))
         if lexicon.is_file():  # by content: the same file under another mount, another clone
             data["lexicon"]["path"] = "sha256:" + hashlib.sha256(lexicon.read_bytes()).hexdigest()
-        blob = json.dumps(data, sort_keys=True, default=str).encode()
+        return json.loads(json.dumps(data, sort_keys=True, default=str))
+
+    def settings_hash(self) -> str:
+        """Hash of `design_data`: units with another hash belong to another design."""
+        blob = json.dumps(self.design_data(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -382,7 +391,7 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
     except ConceptPatchError as err:
         raise SuiteError(f"[prompt] {err}") from None
     return Suite(
-        name=str(data.get("name", name)),
+        name=_suite_name(data.get("name"), name),
         seed=int(data.get("seed", 0)),
         description=str(data.get("description", "")),
         model=model,
@@ -438,6 +447,27 @@ def _target_pairs(
     return tuple(out)
 
 
+#: A suite name: one folder name (the default store and report are named after it) of letters and
+#: digits of any script, inner spaces and . _ - + ( ), starting with a letter or digit.
+_SAFE_NAME = re.compile(r"[^\W_](?:[\w .+()-]{0,98}[\w.+()-])?")
+
+
+def _suite_name(given: str | None, stem: str) -> str:
+    """The suite's ``name`` (else the file's stem), refused unless it is a safe folder name: a
+    name such as "../x" or "/tmp/x" would put the default store and report outside their place."""
+    name = stem if given is None else given
+    if _SAFE_NAME.fullmatch(name):
+        return name
+    shown = repr(name) if len(name) <= 60 else repr(name[:57]) + "..."
+    where = f"name = {shown}" if given is not None else f"the file name gives name {shown}"
+    fix = "fix the name" if given is not None else "set name = \"...\" in the suite"
+    raise SuiteError(
+        f"suite {where} is not a safe folder name (it names the default store and report"
+        " folders): use letters, digits, inner spaces and . _ - + ( ), starting with a letter"
+        f" or digit, at most 100 characters; {fix}"
+    )
+
+
 _EXPECT_KEYS: dict[str, str] = {"claim": "str", "case": "str", "verdict": "str", "reason": "str"}
 
 
@@ -471,7 +501,7 @@ def load_suite(path: str | Path) -> Suite:
     """Read and validate a suite TOML file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM: Windows editors
     except FileNotFoundError:
         raise SuiteError(f"suite file {str(path)!r} does not exist: check the path") from None
     except IsADirectoryError:

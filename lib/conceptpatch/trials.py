@@ -21,6 +21,7 @@ checkpoints, so outcomes pair up for paired tests. ``sample.pairing = "any"``,
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -126,6 +127,9 @@ def check_design(resolved: Resolved) -> tuple[Pair, ...]:
             f" needs {needed} (C, D and 2k={2 * suite.k} examples): lower prompt.k or use a larger"
             " lexicon"
         )
+    most, several = _max_pairings(resolved)
+    if suite.trials > most:  # known before any tokenizer: even pairing "any" has no more
+        raise _too_few_pairings(resolved, most, several, exhausted=True)
     pairs = target_pair_list(resolved)
     if "self" in suite.settings and all(p.output == PIVOT for p in pairs):
         raise SuiteError(
@@ -251,14 +255,38 @@ def _pairings(resolved: Resolved, pool: Sequence[str], compatible: np.ndarray
             if len(out) == suite.trials:
                 break
         if len(out) == before:
-            raise SuiteError(
-                f"only {len(out)} of sample.trials = {suite.trials} pairings of concepts whose"
-                f" words share no first token in {', '.join(resolved.seen + resolved.unseen)}:"
-                " lower"
-                ' sample.trials, use a larger lexicon, or set sample.pairing = "any" (a departure'
-                " from the paper)"
-            )
+            raise _too_few_pairings(resolved, len(out), several, suite.pairing == "any")
     return out
+
+
+def _too_few_pairings(resolved: Resolved, found: int, several: bool,
+                      exhausted: bool) -> SuiteError:
+    """The one line for a lexicon that gives fewer pairings than ``sample.trials`` asks for;
+    ``exhausted``: no two distinct concepts are left at all, so ``pairing = "any"`` (suggested
+    otherwise) would not help."""
+    suite = resolved.suite
+    kind = " of one part of speech" if several else ""
+    if exhausted:
+        return SuiteError(
+            f"only {found} of sample.trials = {suite.trials} pairings: the lexicon has no more"
+            f" distinct concept pairs (C, D){kind}: lower sample.trials (or --trials) to"
+            f" {found} or less, or use a larger lexicon"
+        )
+    return SuiteError(
+        f"only {found} of sample.trials = {suite.trials} pairings of concepts{kind} whose"
+        f" words share no first token in {', '.join(resolved.seen + resolved.unseen)}: lower"
+        ' sample.trials (or --trials), use a larger lexicon, or set sample.pairing = "any" (a'
+        " departure from the paper)"
+    )
+
+
+def _max_pairings(resolved: Resolved) -> tuple[int, bool]:
+    """How many pairings (C, D) the lexicon can give at most (any two distinct query concepts,
+    of one part of speech where it has several), and whether it has several."""
+    shots = set(_shot_pool(resolved))
+    tags = resolved.lexicon.pos
+    groups = Counter(tags.get(c) for c in resolved.lexicon.concepts if c not in shots)
+    return sum(n * (n - 1) for n in groups.values()), len(groups) > 1
 
 
 def plan_trials(

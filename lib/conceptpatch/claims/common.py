@@ -28,6 +28,7 @@ from statsmodels.stats.multitest import multipletests
 
 from conceptpatch import clustered, stats
 from conceptpatch.clustered import Estimate
+from conceptpatch.vocabulary import CATEGORIES, LABEL_TO_CATEGORY
 
 __all__ = [
     "BANDS",
@@ -57,20 +58,10 @@ __all__ = [
 PAPER = "arXiv:2601.22851"
 PIVOT = "en"
 SOURCE_SETTINGS = ("seen", "en_en")
-CATEGORIES = ("exact", "synonym", "other_language", "copy", "target", "unrelated")
 VerdictName = Literal["supported", "refuted", "inconclusive"]
 #: Depth fractions of the paper's bands (EuroLLM-1.7B: mid = layers 6-14, late = 16+ of 24).
 BANDS: Mapping[str, tuple[float, float]] = {
     "early": (0.0, 0.25), "mid": (0.25, 0.6), "late": (0.65, 1.0),
-}
-#: The paper's finer manual labels (``conceptpatch.annotate.LABELS``) on the six categories:
-#: a broader or narrower word for C is a partial success (synonym-like), C's word in another
-#: language is ``other_language``, an empty answer or a merely related word is ``unrelated``.
-LABEL_TO_CATEGORY: Mapping[str, str] = {
-    "exact": "exact", "synonym": "synonym", "hypernym": "synonym", "hyponym": "synonym",
-    "related": "unrelated", "untranslated": "other_language", "wrong_language": "other_language",
-    "other_language": "other_language", "copy": "copy", "target": "target",
-    "unrelated": "unrelated", "empty": "unrelated",
 }
 
 
@@ -243,15 +234,17 @@ class Axes:
     settings: tuple[str, ...]
     design: Design = Design()
     progress: tuple[float, ...] = ()  # each checkpoint's fraction of training (tokens or steps)
+    layers: tuple[int, ...] | None = None  # the first layers computed; None: all of the model's
+    n_layers: int | None = None  # the model's decoder layers; None: not known (yet)
 
 
 def _code(lang: Any) -> str:
     return str(getattr(lang, "code", lang))
 
 
-def axes_from_suite(suite: Any, upto: str | None = None) -> Axes:
+def axes_from_suite(suite: Any, upto: str | None = None, n_layers: int | None = None) -> Axes:
     """Axes of a resolved suite, checkpoints ordered by step (then tokens); ``upto`` keeps the
-    checkpoints up to that one (the regression gate)."""
+    checkpoints up to that one (the regression gate); ``n_layers``: the model's, where known."""
     cks = sorted(suite.checkpoints,
                  key=lambda c: (int(getattr(c, "step", 0) or 0), int(getattr(c, "tokens", 0) or 0)))
     axis = [int(getattr(c, "tokens", 0) or 0) for c in cks]
@@ -271,11 +264,13 @@ def axes_from_suite(suite: Any, upto: str | None = None) -> Axes:
     settings = getattr(suite, "settings", None) or getattr(inner, "settings", None)
     seen = getattr(suite, "seen", None) or getattr(suite, "languages_seen", ())
     unseen = getattr(suite, "unseen", None) or getattr(suite, "languages_unseen", ())
+    layers = getattr(inner if inner is not None else suite, "layers", None)
     return Axes(
         tuple(c.name for c in cks), tuple(int(getattr(c, "phase", 1) or 1) for c in cks),
         tuple(_code(x) for x in seen), tuple(_code(x) for x in unseen),
         tuple(str(s) for s in settings or SOURCE_SETTINGS),
         Design.from_suite(inner if inner is not None else suite), progress,
+        None if layers is None else tuple(int(j) for j in layers), n_layers,
     )
 
 
@@ -299,12 +294,15 @@ def axes_from_results(df: pd.DataFrame, design: Design | None = None) -> Axes:
     order = checkpoint_order(df)
     phase = df.groupby("checkpoint")["phase"].first()
     langs = df.groupby("output_lang")["output_seen"].first()
+    patched = df[df["layer"] >= 0]
     return Axes(
         tuple(order), tuple(int(phase[c]) for c in order),
         tuple(sorted(langs.index[langs.astype(bool)])),
         tuple(sorted(langs.index[~langs.astype(bool)])),
         tuple(sorted(set(df["setting"]) - {"unpatched"})), design,
         _fractions([int(v) for v in training_axis(df)[order]]),
+        tuple(sorted(int(j) for j in patched["layer"].unique())),
+        int(df["n_layers"].max()) if "n_layers" in df.columns else None,
     )
 
 

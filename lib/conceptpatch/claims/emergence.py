@@ -15,6 +15,7 @@ import math
 import pandas as pd
 
 from conceptpatch import clustered
+from conceptpatch.claims import testable
 from conceptpatch.claims.common import (
     PAPER,
     Axes,
@@ -42,8 +43,8 @@ SETTING = "seen"
 
 
 def cases(axes: Axes) -> list[str]:
-    """One case, when the suite has a checkpoint."""
-    return ["emergence"] if axes.checkpoints else []
+    """One case, when the suite has checkpoints within the early window and after it."""
+    return [] if CLAIM.id in testable.no_case(axes) else ["emergence"]
 
 
 def band_tests(df: pd.DataFrame, axes: Axes, alpha: float) -> dict[str, BandResult | None]:
@@ -81,8 +82,9 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
              claim: Claim = CLAIM) -> list[Verdict]:
     """The ``emergence`` verdict."""
     axes = axes_from_results(df, design)
-    if not axes.checkpoints:
-        return []
+    held = testable.screen(claim.id, cases(axes), axes)
+    if held is not None:
+        return held
     bands = band_tests(df, axes, alpha)
     tests = {ck: bands[ck] for ck in early_checkpoints(axes) if bands[ck] is not None}
     if not tests:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from conceptpatch.claims import testable
 from conceptpatch.claims.common import (
     PAPER,
     Axes,
@@ -36,6 +37,8 @@ CLAIM = Claim(
 
 def cases(axes: Axes) -> list[str]:
     """``<setting>-<output language>`` for the source settings and the seen output languages."""
+    if CLAIM.id in testable.no_case(axes):
+        return []
     return [f"{s}-{lang}" for s in sources(axes) for lang in axes.seen]
 
 
@@ -43,8 +46,9 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
              checkpoint: str | None = None, claim: Claim = CLAIM) -> list[Verdict]:
     """One verdict per case of :func:`cases` on the results table ``df``."""
     axes = axes_from_results(df, design)
-    if not axes.checkpoints:
-        return []
+    held = testable.screen(claim.id, cases(axes), axes)
+    if held is not None:
+        return held
     final = checkpoint or axes.checkpoints[-1]
     at_ck = rows(df, checkpoint=final)
     layers = band_layers(at_ck, axes.design.band)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from conceptpatch import clustered
+from conceptpatch.claims import testable
 from conceptpatch.claims.common import (
     PAPER,
     Axes,
@@ -41,7 +42,7 @@ CLAIM = Claim(
 
 def cases(axes: Axes) -> list[str]:
     """One case per source setting, with two or more seen output languages."""
-    return sources(axes) if len(axes.seen) >= 2 else []
+    return [] if CLAIM.id in testable.no_case(axes) else sources(axes)
 
 
 def _test(at: pd.DataFrame, base: pd.DataFrame, langs: list[str], design: Design,
@@ -78,8 +79,9 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
              claim: Claim = CLAIM) -> list[Verdict]:
     """One verdict per source setting."""
     axes = axes_from_results(df, design)
-    if not axes.checkpoints:
-        return []
+    held = testable.screen(claim.id, cases(axes), axes)
+    if held is not None:
+        return held
     final = axes.checkpoints[-1]
     at_ck = rows(df, checkpoint=final, output_lang=list(axes.seen))
     layers = band_layers(at_ck, axes.design.band)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from conceptpatch.claims import testable
 from conceptpatch.claims.common import (
     PAPER,
     Axes,
@@ -39,15 +40,16 @@ CLAIM = Claim(
 
 def cases(axes: Axes) -> list[str]:
     """One case per source setting."""
-    return sources(axes)
+    return [] if CLAIM.id in testable.no_case(axes) else sources(axes)
 
 
 def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | None = None,
              checkpoint: str | None = None, claim: Claim = CLAIM) -> list[Verdict]:
     """One verdict per source setting."""
     axes = axes_from_results(df, design)
-    if not axes.checkpoints:
-        return []
+    held = testable.screen(claim.id, cases(axes), axes)
+    if held is not None:
+        return held
     final = checkpoint or axes.checkpoints[-1]
     at_ck = rows(df, checkpoint=final, output_lang=list(axes.seen))
     mid_l, late_l, early_l = (band_layers(at_ck, b) for b in ("mid", "late", "early"))

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from conceptpatch import clustered
+from conceptpatch.claims import testable
 from conceptpatch.claims.common import (
     PAPER,
     PIVOT,
@@ -43,7 +44,7 @@ SETTING = "seen"
 
 def cases(axes: Axes) -> list[str]:
     """One case per seen, non-English output language, when the suite has two phases."""
-    if len(set(axes.phases)) < 2:
+    if CLAIM.id in testable.no_case(axes):
         return []
     return [lang for lang in axes.seen if lang != PIVOT]
 
@@ -87,6 +88,9 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
              control: pd.DataFrame | None = None, claim: Claim = CLAIM) -> list[Verdict]:
     """One verdict per case; ``control``: the results of a run without phase-two data."""
     axes = axes_from_results(df, design)
+    held = testable.screen(claim.id, cases(axes), axes)
+    if held is not None:
+        return held
     before, after = _last(df, axes, 0), _last(df, axes, -1)
     langs = cases(axes)
     if before is None or after is None:

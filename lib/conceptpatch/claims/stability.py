@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from conceptpatch.claims import testable
 from conceptpatch.claims.common import (
     PAPER,
     Axes,
@@ -23,7 +24,6 @@ from conceptpatch.claims.common import (
     band_layers,
     band_name,
     band_test,
-    early_checkpoints,
     family,
     make_verdict,
     missing_item,
@@ -43,13 +43,9 @@ SETTING = "seen"
 
 def cases(axes: Axes) -> list[str]:
     """``stable-<checkpoint>`` after the early window, in the reference's phase."""
-    ref = reference_checkpoint(axes)
-    if ref is None or ref not in axes.checkpoints:
+    if CLAIM.id in testable.no_case(axes):
         return []
-    phase = axes.phases[axes.checkpoints.index(ref)]
-    early = set(early_checkpoints(axes))
-    return [f"stable-{c}" for c, p in zip(axes.checkpoints, axes.phases, strict=True)
-            if c not in early and c != ref and p == phase]
+    return [f"stable-{c}" for c in testable.later_in_phase(axes)]
 
 
 def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | None = None,
@@ -57,8 +53,9 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
     """One verdict per case of :func:`cases`."""
     axes = axes_from_results(df, design)
     ref = reference_checkpoint(axes)
-    if not cases(axes):
-        return []
+    held = testable.screen(claim.id, cases(axes), axes)
+    if held is not None:
+        return held
     seen = rows(df, output_lang=list(axes.seen))
     at_ref = rows(seen, checkpoint=ref)
     layers = band_layers(at_ref, axes.design.band)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from conceptpatch import clustered
+from conceptpatch.claims import testable
 from conceptpatch.claims.common import (
     PAPER,
     Axes,
@@ -45,6 +46,8 @@ SETTING = "seen"
 
 def cases(axes: Axes) -> list[str]:
     """``bound-<lang>`` and ``mix-<lang>`` per unseen output language."""
+    if CLAIM.id in testable.no_case(axes):
+        return []
     return [f"{kind}-{lang}" for lang in axes.unseen for kind in ("bound", "mix")]
 
 
@@ -59,8 +62,9 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
              claim: Claim = CLAIM) -> list[Verdict]:
     """One verdict per case of :func:`cases`."""
     axes = axes_from_results(df, design)
-    if not axes.checkpoints or not axes.unseen:
-        return []
+    held = testable.screen(claim.id, cases(axes), axes)
+    if held is not None:
+        return held
     final = axes.checkpoints[-1]
     at = rows(df, checkpoint=final)
     layers = band_layers(at, axes.design.band)

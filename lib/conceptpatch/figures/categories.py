@@ -14,6 +14,7 @@ from conceptpatch.figures.common import (
     checkpoint_order,
     fig_to_base64,
     figure_csv,
+    layer_text,
     outcome,
     patched,
     phase_boundary,
@@ -32,8 +33,9 @@ def category_bars(
     layer = best_layer(results, setting, position) if layer is None else layer
     title = "Outcome categories per checkpoint (error analysis)"
     caption = (
-        f"Share of each outcome category at patch layer j = {layer} (setting '{setting}', "
-        f"position '{position}'); manual labels replace automatic categories where annotated."
+        f"Share of each outcome category at {layer_text(layer, 'patch layer')} (setting "
+        f"'{setting}', position '{position}'); manual labels replace automatic categories "
+        "where annotated."
     )
     rows = patched(results, setting, position)
     rows = rows[rows["layer"] == layer] if layer is not None else rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +14,8 @@ from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from statsmodels.stats.proportion import proportion_confint
 
-from conceptpatch.claims.common import BANDS, LABEL_TO_CATEGORY, Design, band_of
+from conceptpatch.claims.common import BANDS, Design, band_of
+from conceptpatch.vocabulary import LABEL_TO_CATEGORY, LABELS
 
 __all__ = [
     "BAND_COLOURS",
@@ -34,6 +36,7 @@ __all__ = [
     "fig_to_base64",
     "figure_csv",
     "final_checkpoint",
+    "layer_text",
     "outcome",
     "patched",
     "phase_boundary",
@@ -44,21 +47,9 @@ __all__ = [
 ]
 
 
-# Automatic categories first, then the finer manual labels, so colours stay fixed across reports.
-CATEGORY_ORDER: tuple[str, ...] = (
-    "exact",
-    "synonym",
-    "hypernym",
-    "hyponym",
-    "related",
-    "other_language",
-    "untranslated",
-    "wrong_language",
-    "copy",
-    "target",
-    "unrelated",
-    "empty",
-)
+# Each category with the finer manual labels it covers (the vocabulary's one order), so colours
+# and stacking stay fixed across reports.
+CATEGORY_ORDER: tuple[str, ...] = LABELS
 CATEGORY_COLOURS = {
     "exact": "#1a9850",
     "synonym": "#91cf60",
@@ -96,6 +87,19 @@ def _label(artist: object) -> str:
     return "" if label.startswith("_") else label
 
 
+def with_gaps(frame: pd.DataFrame, column: str = "layer") -> pd.DataFrame:
+    """``frame`` sorted by ``column`` with a row of NaN between values that are not adjacent
+    integers, so that a line and its band break there instead of bridging layers nobody
+    computed (a suite with ``layers = [2, 14]`` draws two points, not a line between them)."""
+    frame = frame.sort_values(column)
+    values = frame[column].to_numpy()
+    gaps = [(a + b) / 2 for a, b in itertools.pairwise(values) if b - a > 1]
+    if not gaps:
+        return frame
+    filler = pd.DataFrame({column: gaps})
+    return pd.concat([frame, filler], ignore_index=True).sort_values(column, kind="stable")
+
+
 def figure_csv(fig: Figure) -> str:
     """The numbers a figure draws, as CSV: every labelled line's points, every bar (height and
     bottom) and every heatmap cell, with its panel, series and x / y (tick labels where the
@@ -112,6 +116,8 @@ def figure_csv(fig: Figure) -> str:
                 continue
             for x, y in zip(np.asarray(line.get_xdata(), dtype=float),
                             np.asarray(line.get_ydata(), dtype=float), strict=True):
+                if np.isnan(y):  # a gap (`with_gaps`), not a number the figure draws
+                    continue
                 rows.append((panel, _label(line), xticks.get(round(x, 6)) or f"{x:g}", "", y))
         for container in ax.containers:
             if not isinstance(container, BarContainer):  # error bars: drawn from the same rates
@@ -135,6 +141,11 @@ def fig_to_base64(fig: Figure) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight")
     return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def layer_text(layer: int | None, name: str = "layer") -> str:
+    """A caption's layer, "layer j = 3", or the words for none: never "layer j = None"."""
+    return f"{name} j = {layer}" if layer is not None else "no layer (none has patched rows)"
 
 
 def outcome(results: pd.DataFrame) -> pd.Series:

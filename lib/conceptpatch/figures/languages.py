@@ -19,6 +19,7 @@ from conceptpatch.figures.common import (
     fig_to_base64,
     figure_csv,
     final_checkpoint,
+    layer_text,
     patched,
     rate_of,
     seen_patched,
@@ -39,7 +40,7 @@ def unseen_bars(results: pd.DataFrame, design: Design | None = None,
     title = "Unseen output languages: exact rate and failure mix"
     layer = band_best_layer(results, design, "seen", position, checkpoint=final)
     caption = (
-        f"Checkpoint {final}, seen sources at layer j = {layer} (the {band_label_of(design)} "
+        f"Checkpoint {final}, seen sources at {layer_text(layer)} (the {band_label_of(design)} "
         "layer where the seen output languages patch best). Left: exact rate per output language "
         f"(Wilson 95%), dashed: the bound {BOUND} the unseen rate must stay under. Right: the "
         f"failures only (exact excluded), by category; the claim expects more "
@@ -101,7 +102,7 @@ def language_rates(results: pd.DataFrame, design: Design | None = None,
     layer = band_best_layer(results, design, "seen", position, checkpoint=final)
     high, low = set(design.high_resource), set(design.low_resource)
     caption = (
-        f"Checkpoint {final}, layer j = {layer} (the {band_label_of(design)} layer with the "
+        f"Checkpoint {final}, {layer_text(layer)} (the {band_label_of(design)} layer with the "
         "highest rate): exact rate of C per seen output language and source setting, Wilson 95% "
         "intervals; ◆: the unpatched rate of translating D into that language (translation "
         "ability), which the claim's adjusted test accounts for."

@@ -27,6 +27,7 @@ from conceptpatch.figures.common import (
     rate_of,
     seen_patched,
     six_categories,
+    with_gaps,
 )
 
 __all__ = ["induction_layers", "layer_curves", "layer_heatmap"]
@@ -141,7 +142,7 @@ def induction_layers(results: pd.DataFrame, design: Design | None = None,
         if rows.empty:
             continue
         n_layers = int(rows["n_layers"].iloc[0])
-        r = rate_of(rows, "exact", ["layer"]).sort_values("layer")
+        r = with_gaps(rate_of(rows, "exact", ["layer"]))
         colour = SETTING_COLOURS[setting]
         ax.plot(r["layer"], r["rate"], marker="o", markersize=4, color=colour,
                 label=f"{setting} sources")
@@ -203,13 +204,14 @@ def layer_curves(results: pd.DataFrame, design: Design | None = None, setting: s
     ax = fig.add_subplot()
     by_lang = rate_of(rows, "exact", ["output_lang", "layer"])
     for k, (lang, r) in enumerate(by_lang.groupby("output_lang", sort=True)):
-        r = r.sort_values("layer")
+        r = with_gaps(r)
         ax.plot(r["layer"], r["rate"], marker="o", markersize=3, linewidth=1.2,
                 color=f"C{k % 10}", label=str(lang))
-    pooled = rate_of(rows, "exact", ["layer"]).sort_values("layer")
-    ax.plot(pooled["layer"], pooled["rate"], color="black", linewidth=2.4, label="pooled")
+    pooled = with_gaps(rate_of(rows, "exact", ["layer"]))
+    ax.plot(pooled["layer"], pooled["rate"], color="black", linewidth=2.4, marker="o",
+            markersize=3, label="pooled")
     ax.fill_between(pooled["layer"], pooled["low"], pooled["high"], color="black", alpha=0.12,
                     linewidth=0)
-    layers = sorted(int(j) for j in pooled["layer"])
+    layers = sorted(int(j) for j in rows["layer"].unique())
     _layer_axes(ax, layers, n_layers, design, "exact rate of C", legend_columns=6)
     return Plot(title, caption, png=fig_to_base64(fig), data=figure_csv(fig))

@@ -19,6 +19,7 @@ from conceptpatch.figures.common import (
     exact_rate,
     fig_to_base64,
     figure_csv,
+    layer_text,
     patched,
     phase_boundary,
     rate_of,
@@ -78,7 +79,7 @@ def success_over_training(
     layer = best_layer(results, setting, position) if layer is None else layer
     title = "Success over training per output language"
     caption = (
-        f"Exact-match rate at patch layer j = {layer} (setting '{setting}', "
+        f"Exact-match rate at {layer_text(layer, 'patch layer')} (setting '{setting}', "
         f"position '{position}'), shaded: Wilson 95% interval; dashed lines: unseen output "
         "languages; grey dotted: rate of saying C without a patch."
     )
@@ -142,7 +143,7 @@ def claim_curves(results: pd.DataFrame, design: Design | None = None,
     title = "Exact rate over training"
     layer = band_best_layer(results, design, "seen", position)
     caption = (
-        f"Seen sources, seen output languages pooled: exact rate of C at layer j = {layer} (the "
+        f"Seen sources, seen output languages pooled: exact rate of C at {layer_text(layer)} (the "
         f"{band_label_of(design)} layer with the highest rate), Wilson 95% band; grey: the "
         "unpatched rate of saying C (the baseline) and, dotted, of translating D (translation "
         f"ability). Shaded: the first {design.early_fraction:.0%} of training, where early "
@@ -210,7 +211,7 @@ def phase_two_bars(results: pd.DataFrame, design: Design | None = None,
     before, after = _last_of_phases(results)
     layer = band_best_layer(results, design, "seen", position, checkpoint=after)
     caption = (
-        f"Seen sources at layer j = {layer} (the {band_label_of(design)} layer with the highest "
+        f"Seen sources at {layer_text(layer)} (the {band_label_of(design)} layer with the highest "
         f"rate at {after}): exact rate of C per seen output language at the last phase-1 "
         f"checkpoint ({before}) and the last phase-2 checkpoint ({after}), Wilson 95% intervals; "
         "numbers: the gain. The claim compares each non-English gain with English's.")

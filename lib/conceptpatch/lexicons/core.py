@@ -18,14 +18,18 @@ from conceptpatch.errors import LexiconError
 
 __all__ = [
     "DEFAULT_POS",
+    "MAX_WORD_CHARS",
     "Language",
     "Lexicon",
     "build",
+    "dropped_words",
     "language",
     "log",
     "normalise_word",
     "open_table",
+    "promptable",
     "require_columns",
+    "unpromptable",
 ]
 
 #: The part of speech a suite keeps when it names none (the paper's nouns).
@@ -62,6 +66,83 @@ def language(code: str, name: str | None = None) -> Language:
 def normalise_word(word: str) -> str:
     """A word as lexicons store it: stripped, NFC-normalised."""
     return unicodedata.normalize("NFC", word.strip())
+
+
+#: The longest word a prompt takes (characters); a longer one is dropped at load (see `promptable`).
+MAX_WORD_CHARS = 100
+#: Unicode categories a prompt word must not hold: control characters (line breaks, tabs, NUL,
+#: escape) and line/paragraph separators. Format characters (Cf: ZWNJ, ZWJ) are kept: Persian
+#: and emoji-like words need them.
+_UNPROMPTABLE = frozenset({"Cc", "Zl", "Zp"})
+
+
+def unpromptable(word: str) -> str | None:
+    """Why the paper's prompt format cannot carry ``word`` (None when it can).
+
+    A prompt line is ``Français: "livre" - Deutsch: "Buch"`` and answers are cut at the first
+    double quote or line break: a word holding either (or another control character) would break
+    its line and cut its own answer; a word over `MAX_WORD_CHARS` characters is no word of a
+    word-translation task and can fill the model's context.
+    """
+    if '"' in word or any(unicodedata.category(ch) in _UNPROMPTABLE for ch in word):
+        return "quote_or_control"
+    if len(word) > MAX_WORD_CHARS:
+        return "too_long"
+    return None
+
+
+def _kept_cell(words: tuple[str, ...], exact: int) -> tuple[tuple[str, ...], int]:
+    """A cell's promptable words and how many of them are alternatives; an empty cell when every
+    alternative went (a synonym is never promoted to reference)."""
+    kept = tuple(w for w in words if unpromptable(w) is None)
+    alternatives = sum(unpromptable(w) is None for w in words[:exact])
+    return (kept, alternatives) if alternatives else ((), 0)
+
+
+def promptable(lexicon: Lexicon) -> Lexicon:
+    """``lexicon`` without the words a prompt cannot carry (`unpromptable`), counted in
+    ``meta["dropped_words"]`` (reason -> words); ``lexicon`` itself when none is dropped.
+
+    Dropping, not refusing: a user lexicon of thousands of rows is usable without its few bad
+    words, as the paper's processing of Multi-SimLex drops rows with an empty translation (its
+    prompt code interpolates words unescaped: the words it used hold no quote or line break). A
+    cell left without its reference and alternatives is emptied, so the concept is incomplete
+    in that language and `Lexicon.restrict` drops it, as it drops concepts with missing cells.
+    """
+    counts: dict[str, int] = {}
+    for row in lexicon.table.values():
+        for words in row.values():
+            for word in words:
+                reason = unpromptable(word)
+                if reason is not None:
+                    counts[reason] = counts.get(reason, 0) + 1
+    if not counts:
+        return lexicon
+    table: dict[str, dict[str, tuple[str, ...]]] = {}
+    exact: dict[str, dict[str, int]] = {}
+    for concept, row in lexicon.table.items():
+        for code, words in row.items():
+            kept, n = _kept_cell(words, lexicon.exact.get(concept, {}).get(code, 1))
+            if kept:
+                table.setdefault(concept, {})[code] = kept
+                exact.setdefault(concept, {})[code] = n
+    log.info("%s: dropped %s word(s) a prompt cannot carry", lexicon.name, counts)
+    return Lexicon(
+        name=lexicon.name, languages=lexicon.languages, table=table,
+        pos={c: t for c, t in lexicon.pos.items() if c in table}, exact=exact,
+        meta={**lexicon.meta, "dropped_words": counts},
+    )
+
+
+def dropped_words(lexicon: Lexicon) -> str:
+    """The words `promptable` dropped, for a summary line ("" when none)."""
+    counts = lexicon.meta.get("dropped_words") or {}
+    if not counts:
+        return ""
+    quote = counts.get("quote_or_control", 0)
+    long = counts.get("too_long", 0)
+    return (f"dropped {quote + long} word(s) a prompt cannot carry ({quote} with a double quote,"
+            f" line break or control character, {long} over {MAX_WORD_CHARS} characters)")
 
 
 @dataclass(frozen=True)
@@ -220,7 +301,7 @@ def build(
 
 def open_table(path: Path, delimiter: str) -> tuple[list[str], list[dict[str, str]]]:
     try:
-        with Path(path).open(newline="", encoding="utf-8") as f:
+        with Path(path).open(newline="", encoding="utf-8-sig") as f:  # BOM: "CSV UTF-8"
             reader = csv.DictReader(f, delimiter=delimiter)
             rows = list(reader)
             return list(reader.fieldnames or []), rows

@@ -8,7 +8,7 @@ from types import MappingProxyType
 
 from conceptpatch.errors import LexiconError
 from conceptpatch.lexicons import cldr, concepticon, long_csv, multisimlex
-from conceptpatch.lexicons.core import Lexicon
+from conceptpatch.lexicons.core import Lexicon, promptable
 
 __all__ = ["BUILTINS", "BUILTIN_LOADERS", "FORMATS", "FormatLoader", "load_lexicon"]
 
@@ -42,12 +42,13 @@ def load_lexicon(
     """A lexicon from a built-in name (``"cldr"``, ``"multisimlex"``) or a file path in ``fmt``.
 
     ``pos`` only matters for ``translation.csv`` (format ``multisimlex``), whose processing keeps
-    the parts of speech asked for (None: all); other lexicons keep every part of speech.
+    the parts of speech asked for (None: all); other lexicons keep every part of speech. Words a
+    prompt cannot carry are dropped and counted (`conceptpatch.lexicons.core.promptable`).
     """
     if str(spec) in BUILTIN_LOADERS:
-        return BUILTIN_LOADERS[str(spec)]()
+        return promptable(BUILTIN_LOADERS[str(spec)]())
     if fmt not in FORMATS:
         raise LexiconError(
             f"unknown lexicon format {fmt!r}: use one of {', '.join(sorted(FORMATS))}"
         )
-    return FORMATS[fmt](Path(spec), pos)
+    return promptable(FORMATS[fmt](Path(spec), pos))
