@@ -78,13 +78,12 @@ def test_store_report_and_sheets_honour_the_umask(umask: int, tmp_path: Path) ->
 
 def test_organism_cache_directory_honours_the_umask(umask: int, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from conceptpatch.organism import train as train_module
+    from conceptpatch.organism import portable
 
-    def fake_train(recipe, seed, out, progress=True, variant=None):
+    def fake_train(variant, seed, out, progress=True):
         (Path(out) / "manifest.json").write_text(json.dumps({"variant": variant}))
-        return out
 
-    monkeypatch.setattr(train_module, "train", fake_train)
+    monkeypatch.setattr(portable, "train_portably", fake_train)
     shared = tmp_path / "shared"
     shared.mkdir()
     os.chmod(shared, 0o2775)  # a group-shared cache: setgid directory

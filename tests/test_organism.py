@@ -276,3 +276,19 @@ def test_two_processes_train_once(tmp_path: Path) -> None:
     assert a == b
     dirs = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert [p.name for p in dirs] == [Path(a).name]
+
+
+def test_training_runs_with_kernels_every_cpu_runs_alike(tmp_path, monkeypatch):
+    """The organism trains in a child under `PORTABLE_ENV`, whatever the caller's kernels: the
+    same weights with and without a machine-specific ATen capability in the caller's env."""
+    from conceptpatch.organism.portable import PORTABLE_ENV, portable_env
+
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    assert all(portable_env()[k] == v for k, v in PORTABLE_ENV.items())
+    pinned = cli_train("tiny", 0, tmp_path / "pinned", progress=False)
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY")
+    plain = cli_train("tiny", 0, tmp_path / "plain", progress=False)
+    weights = sorted(p.relative_to(pinned) for p in pinned.rglob("*.safetensors"))
+    assert weights
+    for rel in weights:
+        assert (pinned / rel).read_bytes() == (plain / rel).read_bytes()

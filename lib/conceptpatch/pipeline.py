@@ -85,13 +85,18 @@ def _shard(suite: Any, store: str, names: list[str], shard: tuple[int, int]) -> 
 
 
 def _child(*args: str, stdin: bytes | None = None) -> subprocess.Popen:
-    """``python -m conceptpatch.pipeline ARGS`` (a fresh interpreter: no __main__ re-import)."""
+    """``python -m conceptpatch.pipeline ARGS`` (a fresh interpreter: no __main__ re-import);
+    a training child gets the kernels of `conceptpatch.organism.portable` (same bits on every
+    CPU), a computing child the environment of this process (the same kernels as shard 0)."""
+    from conceptpatch.organism.portable import portable_env
+
     lib = str(Path(__file__).resolve().parents[1])  # importable even from a source tree
     path = os.pathsep.join(p for p in (lib, os.environ.get("PYTHONPATH")) if p)
+    env = portable_env() if args[:1] == ("train",) else {**os.environ, "PYTHONPATH": path}
     proc = subprocess.Popen(
         [sys.executable, "-m", "conceptpatch.pipeline", *args],
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE, text=stdin is None, env={**os.environ, "PYTHONPATH": path},
+        stdout=subprocess.PIPE, text=stdin is None, env=env,
     )  # fmt: skip
     if stdin is not None:
         assert proc.stdin is not None

@@ -24,7 +24,7 @@ from conceptpatch.files import share_tree, shared_mkdtemp
 from conceptpatch.organism.recipes import Recipe, get_recipe
 from conceptpatch.paths import cache_root
 
-_CODE_FILES = ("curriculum.py", "words.py", "tokenizer.py", "train.py")
+_CODE_FILES = ("curriculum.py", "words.py", "tokenizer.py", "train.py", "portable.py")
 
 
 def default_root() -> Path:
@@ -57,10 +57,11 @@ def ensure_organism(variant: str = "default", seed: int = 0, root: Path | None =
 
 
 def build_into(target: Path, variant: str, seed: int, progress: bool = True) -> Path:
-    """Train organism `variant` into `target` unless it holds one already (locked, atomic)."""
-    from conceptpatch.organism.train import train
+    """Train organism `variant` into `target` unless it holds one already (locked, atomic), in
+    a child process whose kernels give the same bits on every CPU (`organism.portable`)."""
+    from conceptpatch.organism.portable import train_portably
 
-    recipe = get_recipe(variant)
+    get_recipe(variant)  # an unknown variant: its one-line error before anything is created
     target = Path(target)
     if (target / "manifest.json").is_file():
         return target
@@ -72,7 +73,7 @@ def build_into(target: Path, variant: str, seed: int, progress: bool = True) -> 
             shutil.rmtree(target)
         tmp = shared_mkdtemp(prefix=f".{target.name}-", dir=target.parent)  # 0777 & ~umask
         try:
-            train(recipe, seed, tmp, progress=progress, variant=variant)
+            train_portably(variant, seed, tmp, progress=progress)
             share_tree(tmp)  # safetensors writes the weights 0600: a lab's cache must read them
             os.replace(tmp, target)
         finally:
