@@ -171,6 +171,8 @@ def test_names_that_differ_only_in_case_are_refused(tmp_path, tiny_dirs, capsys)
                        lexicon={"path": str(lexicon), "format": "long_csv", "builtin": None})
     with pytest.raises(SuiteError, match="differ only in case"):
         run_module.plan_units(resolve(load_suite(path)))
+    assert main(["check", str(path)]) == 2
+    assert "differ only in case" in _one_line_error(capsys)
 
 
 def test_the_gate_reads_only_its_window_and_knows_glob_checkpoints_from_the_store(
@@ -187,11 +189,12 @@ def test_the_gate_reads_only_its_window_and_knows_glob_checkpoints_from_the_stor
     store = tmp_path / "store"
     assert main(["run", str(path), "--store", str(store), "--quiet"]) == 0
     shutil.rmtree(store / "iter_0000100")  # outside the window of iter_0000300: not needed
-    shutil.rmtree(ckpts)  # the CPU gate job has the store, not the checkpoints
     capsys.readouterr()
-    code = main(["claims", str(path), "--store", str(store), "--no-compute",
-                 "--new-checkpoint", "iter_0000300", "--report", str(tmp_path / "gate")])
-    assert code in (0, 1), capsys.readouterr()
+    gate = ["claims", str(path), "--store", str(store), "--no-compute",
+            "--new-checkpoint", "iter_0000300", "--report", str(tmp_path / "gate")]
+    assert main(gate) in (0, 1), capsys.readouterr()
+    shutil.rmtree(ckpts)  # the CPU gate job has the store, not the checkpoints
+    assert main(gate) in (0, 1), capsys.readouterr()
     records = json.loads((tmp_path / "gate" / "verdicts.json").read_text())
     assert {r["claim_id"] for r in records} == {"regression"}
     assert all(r["evidence"].get("new") in (None, "iter_0000300") for r in records)

@@ -168,6 +168,15 @@ def _print_testable(axes: Any, out_of_reach: dict[str, str]) -> None:
               "downloaded; `conceptpatch check` again once it is)")
 
 
+def _name_clashes(checkpoints: Sequence[Any]) -> list[str]:
+    """Checkpoint names whose store folders would coincide (`conceptpatch.results.colliding`)."""
+    from conceptpatch.results import colliding
+
+    return [f"checkpoint names {a!r} and {b!r} differ only in case: their units would overwrite"
+            " each other on a case-insensitive file system; rename one of them"
+            for a, b in colliding(c.name for c in checkpoints)]
+
+
 def _local_problems(suite: Any, checkpoints: Sequence[Any]) -> list[str]:
     """Offline problems of the local checkpoints, as `conceptpatch.runplan.checkpoint_problems`
     finds them: missing folder or config.json, pickle-only, unknown arch, custom code, layers."""
@@ -268,7 +277,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     else:
         random = "random" in suite.model
         checkpoints, trials = (() if random else suite_checkpoints(suite, True)), None
-    problems = _local_problems(suite, checkpoints)
+    problems = _name_clashes(checkpoints) + _local_problems(suite, checkpoints)
     if resolved is not None and not problems:
         from conceptpatch.context import context_problem
 
@@ -378,6 +387,19 @@ _CLAIMS_EPILOG = """exit status:
 verdicts.json and the HTML report go to --report (docs/verdicts.md, docs/claims-command.md)."""
 
 
+def _add_design_overrides(parser: argparse.ArgumentParser) -> None:
+    """``--trials/--layers/--settings``: the same overrides for `run` and `claims`, so that the
+    claims read the units a run with overrides computed (the store is bound to that design)."""
+    parser.add_argument("--trials", type=int,
+                        help="override [sample] trials (pairings, each crossed with each target"
+                             " pair)")
+    parser.add_argument("--layers", type=layers_arg,
+                        help="override [patch] layers: all, or comma-separated first layers"
+                             " (0,6,12)")
+    parser.add_argument("--settings", type=list_arg,
+                        help="override [patch] settings, comma-separated (seen,en_en,unpatched)")
+
+
 def _add_claims(sub: Any) -> None:
     """The ``claims`` subcommand: the packaged claim tests on a suite, from any directory."""
     from conceptpatch.claimrun import INCONCLUSIVE
@@ -409,12 +431,7 @@ def _add_claims(sub: Any) -> None:
         help="never load a model: use the stored units only; a missing one is an error naming"
         " the `conceptpatch run` command that computes it",
     )
-    claims.add_argument("--trials", type=int,
-                        help="as `run --trials`: the claims of the suite with this override")
-    claims.add_argument("--layers", type=layers_arg,
-                        help="as `run --layers`: the claims of the suite with this override")
-    claims.add_argument("--settings", type=list_arg,
-                        help="as `run --settings`: the claims of the suite with this override")
+    _add_design_overrides(claims)
     claims.add_argument(
         "--inconclusive", choices=INCONCLUSIVE, default="pass",
         help="an inconclusive case without a declared expectation: pass (skipped, the"
@@ -535,12 +552,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--device", help="override [model] device (cpu, cuda, cuda:1, mps)")
     run.add_argument("--dtype", help="override [model] dtype (float32, bfloat16, float16)")
-    run.add_argument("--trials", type=int,
-                     help="override [sample] trials (pairings, each crossed with each target pair)")
-    run.add_argument("--layers", type=layers_arg,
-                     help="override [patch] layers: all, or comma-separated first layers (0,6,12)")
-    run.add_argument("--settings", type=list_arg,
-                     help="override [patch] settings, comma-separated (seen,en_en,unpatched)")
+    _add_design_overrides(run)
     run.add_argument("--dry-run", action="store_true",
                      help="print the units (done or to compute) and their forwards; load nothing")
     run.add_argument("--replace", action="store_true",

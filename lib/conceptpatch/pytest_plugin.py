@@ -234,8 +234,11 @@ def _results(config: pytest.Config) -> Any:
         from conceptpatch.tables import labelled
 
         checkpoints = None
-        if config.stash[_OPTIONS].new_checkpoint is not None:
-            checkpoints = list(_axes(config).checkpoints)
+        if config.stash[_OPTIONS].new_checkpoint is not None:  # the gate reads its window only
+            from conceptpatch.claims.regression import gate
+
+            window, _ = gate(_suite(config))
+            checkpoints = list(_axes(config).checkpoints)[-(window + 1):]
         capture = config.pluginmanager.getplugin("capturemanager")
         # The first run may train the organism and compute for many minutes: show its progress.
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
