@@ -201,3 +201,18 @@ def test_the_gate_reads_only_its_window_and_knows_glob_checkpoints_from_the_stor
     assert pd.Series([c["name"] for c in Store(store).checkpoints(
         load_suite(path).settings_hash())]).tolist() == ["iter_0000200", "iter_0000300",
                                                           "iter_0000400"]
+
+
+def test_files_that_are_not_units_are_listed_never_read(finished, capsys):
+    """A user's notes in a store (a stray parquet, a text file) are neither units nor errors."""
+    path, store, rows = finished
+    (store / "notes").mkdir()
+    pd.DataFrame({"x": [1]}).to_parquet(store / "notes" / "summary.parquet")
+    (store / "README.txt").write_text("my notes")
+    assert len(load_store(store)) == rows
+    assert main(["check", str(path), "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "not conceptpatch's, ignored: 2 file(s)" in out and "notes/summary.parquet" in out
+    assert main(["claims", str(path), "--store", str(store), "--no-compute", "--report",
+                 str(store.parent / "rep")]) == 0
+    assert (store / "notes" / "summary.parquet").exists()  # never deleted

@@ -26,6 +26,7 @@ from filelock import FileLock
 
 from conceptpatch.errors import StoreError, first_line
 from conceptpatch.files import TMP_SUFFIX, atomic_write
+from conceptpatch.vocabulary import SETTINGS
 
 __all__ = [
     "COLUMNS",
@@ -243,8 +244,11 @@ class Store:
             version = json.loads(marker.read_text(encoding="utf-8"))["schema_version"]
         except FileNotFoundError:
             return  # a folder nothing was written to yet: it reads as an empty store
-        except (OSError, ValueError, KeyError, TypeError):
-            version = None
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise StoreError(
+                f"store marker {str(marker)!r} is damaged ({first_line(err) or 'empty'}): delete"
+                " it (the next run writes it again, checking the units' designs) or use a new"
+                " --store directory") from None
         if version != SCHEMA_VERSION:
             raise StoreError(
                 f"store {str(self.root)!r} was written with schema version {version}, this"
@@ -258,13 +262,21 @@ class Store:
         except FileNotFoundError:
             return {}
         except (OSError, ValueError, TypeError) as err:
-            raise StoreError(f"store marker {str(self.root / _MARKER)!r} is unreadable"
-                             f" ({first_line(err)}): use a new --store directory") from None
+            raise StoreError(
+                f"store marker {str(self.root / _MARKER)!r} is damaged ({first_line(err)}):"
+                " delete it (the next run writes it again, checking the units' designs) or use"
+                " a new --store directory") from None
 
     def design(self) -> StoreDesign | None:
         """The design the store is bound to, or None (a new store, or one from before binding)."""
         found = self._marker().get("design")
-        return None if found is None else StoreDesign.from_json(found)
+        try:
+            return None if found is None else StoreDesign.from_json(found)
+        except (KeyError, TypeError, AttributeError):
+            raise StoreError(
+                f"store marker {str(self.root / _MARKER)!r} is damaged (its design): delete it"
+                " (the next run writes it again, checking the units' designs) or use a new"
+                " --store directory") from None
 
     def foreign_units(self, design: StoreDesign) -> list[Path]:
         """Stored units computed with another settings hash than ``design``'s."""
@@ -433,12 +445,26 @@ class Store:
         return out
 
     def units(self) -> list[Path]:
-        """The stored unit files, sorted; hidden and temp files (a killed writer's) are skipped."""
-        return sorted(
-            p
-            for p in self.root.glob("*/*.parquet")
-            if p.is_file() and not p.name.startswith(".")
-        )
+        """The stored unit files (``<checkpoint>/<setting>.parquet``, a setting of the
+        vocabulary), sorted; hidden and temp files (a killed writer's) are skipped, and so is
+        anything else a user put there (`foreign_files`)."""
+        return sorted(p for p in self.root.glob("*/*.parquet")
+                      if p.is_file() and not p.name.startswith(".") and p.stem in SETTINGS)
+
+    def foreign_files(self) -> list[Path]:
+        """Files in the store that are none of its own (a user's notes, a stray parquet):
+        listed by ``check --store`` and the dry run, never read or deleted."""
+        own = {_MARKER, "annotations.parquet"}
+        out = []
+        for path in sorted(self.root.rglob("*")):
+            rel = path.relative_to(self.root)
+            if path.is_dir() or path.name.startswith(".") or str(rel) in own:
+                continue
+            unit = len(rel.parts) == 2 and path.name.split(".", 1)[0] in SETTINGS and (
+                path.suffix in (".parquet", ".lock") or path.name.endswith(".timing.json"))
+            if not unit:
+                out.append(path)
+        return out
 
     def load(self, units: Iterable[tuple[str, str]] | None = None) -> pd.DataFrame:
         """The stored units (every one, or those of ``units``: (checkpoint, setting) pairs,
@@ -519,7 +545,7 @@ def load_store(path: str | Path) -> pd.DataFrame:
         raise StoreError(f"store {str(root)!r} does not exist: run `conceptpatch run` first")
     store = Store(root)
     store.check_version()
-    designs = sorted({str(_meta(p).get("suite_hash")) for p in store.units()})
+    designs = sorted({str(h) for p in store.units() if (h := _meta(p).get("suite_hash"))})
     if len(designs) > 1:
         raise StoreError(
             f"store {str(root)!r} holds units of {len(designs)} designs ({', '.join(designs)}),"

@@ -129,6 +129,11 @@ def dry_run(suite: Suite, store: Path | str, checkpoints: Sequence[str] | None =
             more = f" and {len(others) - 6} more" if len(others) > 6 else ""
             print(f"  also in the store, not read for this plan: {len(others)} unit(s) ({names}"
                   f"{more})")
+        foreign = target.foreign_files()
+        if foreign:
+            names = ", ".join(str(p.relative_to(target.root)) for p in foreign[:6])
+            more = f" and {len(foreign) - 6} more" if len(foreign) > 6 else ""
+            print(f"  not conceptpatch's, ignored: {len(foreign)} file(s) ({names}{more})")
     return 0
 
 

@@ -50,6 +50,7 @@ from conceptpatch.suite_schema import (
     TYPES,
     is_int,
 )
+from conceptpatch.vocabulary import SETTINGS
 
 __all__ = [
     "SETTINGS",
@@ -70,10 +71,6 @@ __all__ = [
 #: pairings, each crossed with every target pair, examples shared per pairing). Part of the
 #: settings hash, so stores of an older plan are never mixed in.
 TRIAL_PLAN = 3
-#: Source settings: the paper's (clap's ``get_settings``: seen, en_en, tgt, self, tgt_tgt),
-#: conceptpatch's own ``target`` (every other input into the target's output), and the
-#: unpatched baseline. See `conceptpatch.trials.source_pairs`.
-SETTINGS: tuple[str, ...] = ("seen", "en_en", "tgt", "self", "tgt_tgt", "target", "unpatched")
 SHOTS: tuple[str, ...] = ("per_trial", "per_pair")
 #: Which pairs ``seen`` averages over: the paper's rule, or every pair into another output.
 SEEN_SOURCES: tuple[str, ...] = ("paper", "other_output")

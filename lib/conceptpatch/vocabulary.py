@@ -10,7 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal, get_args
 
-__all__ = ["CATEGORIES", "LABELS", "LABEL_TO_CATEGORY", "Category"]
+__all__ = ["CATEGORIES", "LABELS", "LABEL_TO_CATEGORY", "SETTINGS", "Category"]
+
+#: Source settings: the paper's (clap's ``get_settings``: seen, en_en, tgt, self, tgt_tgt),
+#: conceptpatch's own ``target`` (every other input into the target's output), and the
+#: unpatched baseline (`conceptpatch.trials.source_pairs`); a store's unit files are named by them.
+SETTINGS: tuple[str, ...] = ("seen", "en_en", "tgt", "self", "tgt_tgt", "target", "unpatched")
 
 Category = Literal["exact", "synonym", "target", "copy", "other_language", "unrelated"]
 #: The automatic outcome categories, in the order `conceptpatch.scoring.categorize` checks them
