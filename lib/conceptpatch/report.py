@@ -636,6 +636,12 @@ def write_report(results: pd.DataFrame, verdicts: Sequence[Any], suite: Any,
     ``results`` is kept).
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     page = render(build_records(results, verdicts, suite, store))
-    return atomic_write(out_dir / "index.html", page)  # mode 0666 & ~umask, like open()
+    made = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return atomic_write(out_dir / "index.html", page)  # mode 0666 & ~umask, like open()
+    except OSError:
+        if made and not any(out_dir.iterdir()):  # a full disk leaves no empty folder behind
+            out_dir.rmdir()
+        raise

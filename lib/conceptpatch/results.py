@@ -232,7 +232,7 @@ class Store:
         except OSError as err:
             raise StoreError(
                 f"store {str(self.root)!r} is not writable ({err.strerror or err}): choose a"
-                " writable --store directory"
+                f" writable --store directory{_cache_hint(self.root)}"
             ) from None
         self.check_version()
         return self
@@ -391,7 +391,7 @@ class Store:
         except OSError as err:
             raise StoreError(
                 f"store {str(self.root)!r} is not writable ({err.strerror or err}): choose a"
-                " writable --store directory"
+                f" writable --store directory{_cache_hint(self.root)}"
             ) from None
         try:
             _remove_temps(path.parent, path.name)
@@ -476,6 +476,14 @@ class Store:
         if not paths:
             return empty_table()
         return conform(pd.concat([_read_unit(p) for p in paths], ignore_index=True))
+
+
+def _cache_hint(root: Path) -> str:
+    """For a default store (under the cache): how to move the cache."""
+    from conceptpatch.paths import ENV_CACHE, cache_root
+
+    inside = Path(root).resolve().is_relative_to(cache_root().resolve())
+    return f" (or set {ENV_CACHE} to a writable folder)" if inside else ""
 
 
 def _meta(path: Path) -> dict[str, Any]:
