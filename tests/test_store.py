@@ -121,7 +121,7 @@ def test_incompatible_schema_version_is_refused(tmp_path, marker):
     root.mkdir()
     text = marker if isinstance(marker, str) else json.dumps(marker)
     (root / "conceptpatch-store.json").write_text(text)
-    with pytest.raises(StoreError, match="schema version|is damaged"):
+    with pytest.raises(StoreError, match=r"schema version|is damaged"):
         Store(root).open()
     with pytest.raises(StoreError, match="new --store"):
         load_store(root)
