@@ -78,7 +78,6 @@ def missing_units(resolved: Any, store: Path, checkpoints: Sequence[str] | None)
 
     target, digest = Store(Path(store)), resolved.suite.settings_hash()
     if target.root.is_dir():
-        target.check_version()
         target.check_design(StoreDesign.of(resolved.suite))
     return [f"{u.checkpoint.name}/{u.setting}" for u in plan_units(resolved, checkpoints)
             if not target.has(u.checkpoint.name, u.setting, digest)]
@@ -145,7 +144,6 @@ def _precheck(suite: Any, store: Path, new_checkpoint: str | None, no_compute: b
     from conceptpatch.suite import resolve
 
     if store.is_dir():  # another design's store: refused before anything trains or computes
-        Store(store).check_version()
         Store(store).check_design(StoreDesign.of(suite))
     try:
         resolved = resolve_stored(suite, store) if no_compute else resolve(suite, build=False)

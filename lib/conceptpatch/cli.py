@@ -168,15 +168,6 @@ def _print_testable(axes: Any, out_of_reach: dict[str, str]) -> None:
               "downloaded; `conceptpatch check` again once it is)")
 
 
-def _name_clashes(checkpoints: Sequence[Any]) -> list[str]:
-    """Checkpoint names whose store folders would coincide (`conceptpatch.results.colliding`)."""
-    from conceptpatch.results import colliding
-
-    return [f"checkpoint names {a!r} and {b!r} differ only in case: their units would overwrite"
-            " each other on a case-insensitive file system; rename one of them"
-            for a, b in colliding(c.name for c in checkpoints)]
-
-
 def _local_problems(suite: Any, checkpoints: Sequence[Any]) -> list[str]:
     """Offline problems of the local checkpoints, as `conceptpatch.runplan.checkpoint_problems`
     finds them: missing folder or config.json, pickle-only, unknown arch, custom code, layers."""
@@ -277,7 +268,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
     else:
         random = "random" in suite.model
         checkpoints, trials = (() if random else suite_checkpoints(suite, True)), None
-    problems = _name_clashes(checkpoints) + _local_problems(suite, checkpoints)
+    from conceptpatch.results import clash_problems
+
+    problems = clash_problems(c.name for c in checkpoints) + _local_problems(suite, checkpoints)
     if resolved is not None and not problems:
         from conceptpatch.context import context_problem
 

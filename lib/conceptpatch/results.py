@@ -34,6 +34,7 @@ __all__ = [
     "Store",
     "StoreDesign",
     "claim_rows",
+    "clash_problems",
     "colliding",
     "empty_table",
     "exact_rate_by_pos",
@@ -245,10 +246,7 @@ class Store:
         except FileNotFoundError:
             return  # a folder nothing was written to yet: it reads as an empty store
         except (OSError, ValueError, KeyError, TypeError) as err:
-            raise StoreError(
-                f"store marker {str(marker)!r} is damaged ({first_line(err) or 'empty'}): delete"
-                " it (the next run writes it again, checking the units' designs) or use a new"
-                " --store directory") from None
+            raise _damaged_marker(marker, first_line(err) or "empty") from None
         if version != SCHEMA_VERSION:
             raise StoreError(
                 f"store {str(self.root)!r} was written with schema version {version}, this"
@@ -262,10 +260,7 @@ class Store:
         except FileNotFoundError:
             return {}
         except (OSError, ValueError, TypeError) as err:
-            raise StoreError(
-                f"store marker {str(self.root / _MARKER)!r} is damaged ({first_line(err)}):"
-                " delete it (the next run writes it again, checking the units' designs) or use"
-                " a new --store directory") from None
+            raise _damaged_marker(self.root / _MARKER, first_line(err)) from None
 
     def design(self) -> StoreDesign | None:
         """The design the store is bound to, or None (a new store, or one from before binding)."""
@@ -273,20 +268,19 @@ class Store:
         try:
             return None if found is None else StoreDesign.from_json(found)
         except (KeyError, TypeError, AttributeError):
-            raise StoreError(
-                f"store marker {str(self.root / _MARKER)!r} is damaged (its design): delete it"
-                " (the next run writes it again, checking the units' designs) or use a new"
-                " --store directory") from None
+            raise _damaged_marker(self.root / _MARKER, "its design") from None
 
     def foreign_units(self, design: StoreDesign) -> list[Path]:
         """Stored units computed with another settings hash than ``design``'s."""
-        return [p for p in self.units() if _meta(p).get("suite_hash") != design.hash]
+        return [p for p in self.units() if (_meta(p) or {}).get("suite_hash") != design.hash]
 
     def check_design(self, design: StoreDesign) -> None:
         """Raise `StoreError` unless the store holds ``design``'s units only (reads, never writes).
 
-        A store written before stores were bound to a design is judged by its units' hashes.
+        A store written before stores were bound to a design is judged by its units' hashes;
+        a store of another schema version is refused first (`check_version`).
         """
+        self.check_version()
         bound = self.design()
         if bound is not None and bound.hash == design.hash and bound.suite == design.suite:
             return
@@ -294,7 +288,7 @@ class Store:
             foreign = self.foreign_units(design)
             if not foreign:
                 return
-            meta = _meta(foreign[0])
+            meta = _meta(foreign[0]) or {}
             bound = StoreDesign(str(meta.get("suite", "?")), str(meta.get("suite_hash")), {})
             count = len(foreign)
         else:
@@ -315,7 +309,8 @@ class Store:
         with FileLock(str(self.root / f".{_MARKER}.lock")):
             if not replace:
                 self.check_design(design)
-            elif self.design() != design and self.units():
+            bound = self.design()
+            if replace and bound != design and self.units():
                 if (self.root / "annotations.parquet").exists():
                     raise StoreError(
                         f"store {str(self.root)!r} holds manual labels (annotations.parquet) of"
@@ -323,7 +318,7 @@ class Store:
                 for path in self.units():
                     path.unlink()
                     path.with_suffix(".timing.json").unlink(missing_ok=True)
-            if self.design() != design:
+            if bound != design:
                 marker = {**self._marker(), "schema_version": SCHEMA_VERSION,
                           "design": design.to_json()}
                 atomic_write(self.root / _MARKER, json.dumps(marker, indent=1).encode())
@@ -333,7 +328,7 @@ class Store:
         phase and source (a glob suite's gate job knows them without the folders)."""
         found: dict[str, dict[str, Any]] = {}
         for path in self.units():
-            meta = _meta(path)
+            meta = _meta(path) or {}
             if meta.get("suite_hash") != suite_hash:
                 continue
             info = meta.get("checkpoint")
@@ -357,16 +352,7 @@ class Store:
         An unreadable unit file counts as absent, so that it is recomputed and replaced.
         """
         path = self.unit_path(checkpoint, setting)
-        if not path.exists():
-            return None
-        try:
-            raw = (pq.read_schema(path).metadata or {}).get(b"conceptpatch")
-        except (OSError, ValueError, pa.ArrowException):
-            return None
-        try:
-            return dict(json.loads(raw)) if raw else {}
-        except ValueError:
-            return None
+        return _meta(path) if path.exists() else None
 
     def unit_hash(self, checkpoint: str, setting: str) -> str | None:
         """The suite hash a stored unit was computed with, or None if the unit is not stored."""
@@ -478,6 +464,21 @@ class Store:
         return conform(pd.concat([_read_unit(p) for p in paths], ignore_index=True))
 
 
+def _damaged_marker(marker: Path, why: str) -> StoreError:
+    """The one error for a store marker that cannot be read, with its fix."""
+    return StoreError(f"store marker {str(marker)!r} is damaged ({why}): delete it (the next run"
+                      " writes it again, checking the units' designs) or use a new --store"
+                      " directory")
+
+
+def clash_problems(names: Iterable[str]) -> list[str]:
+    """One message per pair of checkpoint names that `colliding` finds (run and check say it
+    alike)."""
+    return [f"checkpoint names {a!r} and {b!r} differ only in case: their units would overwrite"
+            " each other on a case-insensitive file system; rename one of them"
+            for a, b in colliding(names)]
+
+
 def _cache_hint(root: Path) -> str:
     """For a default store (under the cache): how to move the cache."""
     from conceptpatch.paths import ENV_CACHE, cache_root
@@ -486,13 +487,13 @@ def _cache_hint(root: Path) -> str:
     return f" (or set {ENV_CACHE} to a writable folder)" if inside else ""
 
 
-def _meta(path: Path) -> dict[str, Any]:
-    """A unit file's conceptpatch metadata ({} when unreadable)."""
+def _meta(path: Path) -> dict[str, Any] | None:
+    """A unit file's conceptpatch metadata ({} when it has none, None when it is unreadable)."""
     try:
         raw = (pq.read_schema(path).metadata or {}).get(b"conceptpatch")
         return dict(json.loads(raw)) if raw else {}
     except (OSError, ValueError, pa.ArrowException):
-        return {}
+        return None
 
 
 def _read_unit(path: Path) -> pd.DataFrame:
@@ -553,7 +554,7 @@ def load_store(path: str | Path) -> pd.DataFrame:
         raise StoreError(f"store {str(root)!r} does not exist: run `conceptpatch run` first")
     store = Store(root)
     store.check_version()
-    designs = sorted({str(h) for p in store.units() if (h := _meta(p).get("suite_hash"))})
+    designs = sorted({str(h) for p in store.units() if (h := (_meta(p) or {}).get("suite_hash"))})
     if len(designs) > 1:
         raise StoreError(
             f"store {str(root)!r} holds units of {len(designs)} designs ({', '.join(designs)}),"

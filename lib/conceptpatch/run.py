@@ -30,7 +30,7 @@ from conceptpatch.context import check_run
 from conceptpatch.errors import SuiteError
 from conceptpatch.patching import UNPATCHED, patched_sweep, width_of
 from conceptpatch.prompts import Prompt, quote_merges
-from conceptpatch.results import Store, StoreDesign, colliding, conform
+from conceptpatch.results import Store, StoreDesign, clash_problems, conform
 from conceptpatch.scoring import categorize
 from conceptpatch.suite import Resolved, Suite, resolve
 from conceptpatch.trials import (
@@ -115,12 +115,9 @@ def plan_units(
                 f"checkpoint(s) {', '.join(unknown)} are not in suite {resolved.suite.name!r}"
                 f"{hint} (it has {', '.join(known)}): fix the name"
             )
-    clash = colliding(known)
-    if clash:
-        a, b = clash[0]
-        raise SuiteError(
-            f"checkpoint names {a!r} and {b!r} differ only in case: their units would overwrite"
-            " each other on a case-insensitive file system; rename one of them")
+    clashes = clash_problems(known)
+    if clashes:
+        raise SuiteError(clashes[0])
     chosen = [c for c in resolved.checkpoints if checkpoints is None or c.name in checkpoints]
     units = [Unit(c, s) for c in chosen for s in resolved.suite.settings]
     if shard is not None:

@@ -102,7 +102,6 @@ def dry_run(suite: Suite, store: Path | str, checkpoints: Sequence[str] | None =
     units = plan_units(resolved, checkpoints, shard)
     target = Store(Path(store)) if Path(str(store)).is_dir() else None
     if target is not None:  # read only: a dry run writes nothing, not even the store's marker
-        target.check_version()
         target.check_design(StoreDesign.of(suite))
     digest = suite.settings_hash()
     if not checked:  # what the run would die of, refused as the run refuses it
