@@ -166,3 +166,21 @@ def kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> tuple[int, str]:
         proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     return proc.returncode, err
+
+
+def distinct_copy(source: Path, target: Path, salt: int) -> Path:
+    """A copy of checkpoint folder ``source`` at ``target`` whose weights differ by ``salt``
+    (one weight of the first tensor nudged): checkpoints of a training run never share weights,
+    and conceptpatch refuses two that do (`conceptpatch.fingerprint`)."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(source, target)
+    weights = target / "model.safetensors"
+    tensors = load_file(weights)
+    first = sorted(tensors)[0]
+    tensors[first] = tensors[first].clone()
+    tensors[first].view(-1)[0] += 1e-3 * (salt + 1)
+    save_file(tensors, weights, metadata={"format": "pt"})
+    return target

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from _tiny import dump_toml, suite_data, write_suite
+from _tiny import distinct_copy, dump_toml, suite_data, write_suite
 from conceptpatch import run as run_module
 from conceptpatch.cli import main
 from conceptpatch.errors import StoreError, SuiteError
@@ -180,7 +180,7 @@ def test_the_gate_reads_only_its_window_and_knows_glob_checkpoints_from_the_stor
     lexicon = write_long_csv(tmp_path / "lex.csv", TINY_WORDS)
     ckpts = tmp_path / "ckpts"
     for step in (100, 200, 300, 400):
-        shutil.copytree(tiny_dirs["llama"], ckpts / f"iter_{step:07d}")
+        distinct_copy(tiny_dirs["llama"], ckpts / f"iter_{step:07d}", step)
     path = _suite_file(tmp_path, model={"glob": str(ckpts / "iter_*"), "random": None,
                                         "step_pattern": r"iter_(\d+)"},
                        lexicon={"path": str(lexicon), "format": "long_csv", "builtin": None},

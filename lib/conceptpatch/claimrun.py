@@ -165,7 +165,7 @@ class _Interrupts:
         self.seen = False
 
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
-        self.seen = True
+        self.seen = excinfo.errisinstance(KeyboardInterrupt)  # not a `pytest.exit` refusal
 
 
 def exit_status(pytest_code: int, interrupted: bool = False) -> int:

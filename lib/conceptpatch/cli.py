@@ -345,6 +345,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
         from conceptpatch.runplan import dry_run
 
         dry_run(suite, args.store, heading="store units of", resolved=resolved)
+        from conceptpatch.fingerprint import weight_problems
+        from conceptpatch.results import Store
+
+        names = [c.name for c in checkpoints]
+        for problem in weight_problems(
+                Store(args.store).fingerprints(suite.settings_hash(), names), checkpoints):
+            print(f"  weights: {problem}", file=sys.stderr)
     return 0
 
 

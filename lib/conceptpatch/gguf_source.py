@@ -10,7 +10,6 @@ renamed; a lock serialises concurrent builders), with the modes the umask gives.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from conceptpatch.errors import CheckpointError, first_line
 from conceptpatch.files import atomic_write, share_tree, shared_mkdtemp
+from conceptpatch.fingerprint import cached_sha256
 
 __all__ = ["GGUF_MAGIC", "dequantized_dir", "gguf_file", "gguf_layer_count", "gguf_problem"]
 
@@ -149,29 +149,6 @@ def _header(checkpoint: str, path: Path) -> None:
         )
 
 
-def _sha256(path: Path) -> str:
-    """The file's SHA-256, remembered beside the cache by (path, size, mtime) to hash it once."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _cached_sha256(path: Path, root: Path) -> str:
-    stat = path.stat()
-    index_path = root / "hashes.json"
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    try:
-        index = json.loads(index_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        index = {}
-    if key not in index:
-        index[key] = _sha256(path)
-        atomic_write(index_path, json.dumps(index, indent=1, sort_keys=True))
-    return index[key]
-
-
 def _readable(checkpoint: str, path: Path) -> None:
     """Parse the whole file with gguf's reader: a cut or damaged file fails here, by name."""
     from gguf import GGUFReader
@@ -230,7 +207,7 @@ def dequantized_dir(checkpoint: str, path: str | None, package: str | None, root
     root.mkdir(parents=True, exist_ok=True)
     file = gguf_file(checkpoint, path, package, root)
     _header(checkpoint, file)
-    target = root / _cached_sha256(file, root)
+    target = root / cached_sha256(file, root / "hashes.json")
     if (target / "config.json").exists():
         return target
     with FileLock(str(target) + ".lock"):

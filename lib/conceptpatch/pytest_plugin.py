@@ -246,10 +246,44 @@ def _results(config: pytest.Config) -> Any:
                 config=config, suite=_suite(config), store=_store(config),
                 checkpoints=checkpoints)
         df = labelled(df, _store(config))
+        _check_weights(config, sorted(set(df["checkpoint"])) if "checkpoint" in df else [])
         keys = [c for c in ("checkpoint", "setting", "layer", "output_lang", "trial")
                 if c in df.columns]
         config.stash[_RESULTS] = df.sort_values(keys, kind="stable").reset_index(drop=True)
     return config.stash[_RESULTS]
+
+
+def _check_weights(config: pytest.Config, names: list[str]) -> None:
+    """End the run (status 2) before any verdict when the units of ``names`` were computed on
+    weights two checkpoints share, or on weights changed since (`conceptpatch.fingerprint`)."""
+    from conceptpatch.errors import ConceptPatchError
+    from conceptpatch.fingerprint import weight_problems
+    from conceptpatch.results import Store
+
+    suite = _suite(config)
+    if not hasattr(suite, "settings_hash"):  # a plugin's own results hook: no conceptpatch store
+        return
+    store = _store(config)
+    current: list[Any] = []
+    try:
+        if hasattr(suite, "checkpoints"):
+            resolved = suite
+        elif config.stash[_OPTIONS].no_compute:
+            from conceptpatch.claimrun import resolve_stored
+
+            resolved = resolve_stored(suite, store)
+        else:
+            from conceptpatch.suite import resolve
+
+            resolved = resolve(suite, build=False, missing_ok=True)
+        current = [c for c in resolved.checkpoints if c.name in names]
+    except ConceptPatchError:  # the weights cannot be found here: the recorded ones are compared
+        pass
+    problems = weight_problems(Store(store).fingerprints(suite.settings_hash(), names), current)
+    if problems:
+        more = (f" ({len(problems) - 1} more: `conceptpatch check SUITE --store STORE` lists"
+                " them)") if len(problems) > 1 else ""
+        pytest.exit(f"conceptpatch: {problems[0]}{more}", returncode=2)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

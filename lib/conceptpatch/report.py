@@ -591,8 +591,22 @@ def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
         "provenance": provenance(suite, store),
         "departures": departures(suite, int(results["checkpoint"].nunique())
                                  if "checkpoint" in results else None),
+        "weights": weight_records(results, store),
         "versions": package_versions(),
     }
+
+
+def weight_records(results: pd.DataFrame, store: str | Path | None) -> list[str]:
+    """What the store's recorded weight fingerprints say is wrong with the checkpoints shown
+    (two with identical weights, one computed on different weights), one line each."""
+    from conceptpatch.fingerprint import weight_problems
+    from conceptpatch.results import Store
+
+    if store is None or results.empty or "suite_hash" not in results or not Path(store).is_dir():
+        return []
+    names = sorted(results["checkpoint"].astype(str).unique())
+    return [problem for digest in sorted(results["suite_hash"].astype(str).unique())
+            for problem in weight_problems(Store(Path(store)).fingerprints(digest, names))]
 
 
 def read_depth_records(results: pd.DataFrame) -> list[dict[str, str]]:

@@ -343,6 +343,18 @@ class Store:
                     "source": info.get("source") or str(path.parent)})
         return sorted(found.values(), key=lambda c: (c["step"], c["name"]))
 
+    def fingerprints(self, suite_hash: str,
+                     names: Iterable[str] | None = None) -> dict[str, list[str]]:
+        """Checkpoint name -> the weight fingerprints its units of design ``suite_hash`` record
+        (of ``names`` only, if given): `conceptpatch.fingerprint.weight_problems` reads them."""
+        from conceptpatch.fingerprint import recorded_fingerprints
+
+        wanted = None if names is None else {unit_folder(n) for n in names}
+        metas = [meta for path in self.units()
+                 if (wanted is None or path.parent.name in wanted)
+                 and (meta := _meta(path) or {}).get("suite_hash") == suite_hash]
+        return recorded_fingerprints(metas)
+
     def unit_path(self, checkpoint: str, setting: str) -> Path:
         return self.root / unit_folder(checkpoint) / f"{unit_folder(setting)}.parquet"
 

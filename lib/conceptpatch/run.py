@@ -28,6 +28,7 @@ from conceptpatch.capture import StateCache, concept_latents
 from conceptpatch.checkpoints import Checkpoint, LoadedModel, load_checkpoint, load_tokenizer
 from conceptpatch.context import check_run
 from conceptpatch.errors import SuiteError
+from conceptpatch.fingerprint import fingerprint
 from conceptpatch.patching import UNPATCHED, patched_sweep, width_of
 from conceptpatch.prompts import Prompt, quote_merges
 from conceptpatch.results import Store, StoreDesign, clash_problems, conform
@@ -462,6 +463,7 @@ def run_suite(
         total=len(missing) * len(trials), disable=not progress, unit="trial", desc=suite.name
     ) as bar:
         lm: LoadedModel | None = None
+        weights: str | None = None  # the loaded checkpoint's fingerprint
         for unit in missing:
             name = unit.checkpoint.name
             with target.lock(name, unit.setting):
@@ -474,6 +476,7 @@ def run_suite(
                     bar.set_postfix_str(name)
                     lm = load_checkpoint(unit.checkpoint, **suite.load_options)
                     check_tokenizer(lm, resolved, trials)
+                    weights = fingerprint(unit.checkpoint)
                 started = time.perf_counter()
                 with organism_threads(suite):
                     frame = run_unit(lm, resolved, unit.setting, trials, bar.update)
@@ -484,6 +487,7 @@ def run_suite(
                     "lexicon_steps": list(resolved.lexicon.meta.get("steps", [])),
                     "suite": suite.name,
                     "checkpoint": _checkpoint_record(suite, unit.checkpoint),
+                    **({"weights": weights} if weights is not None else {}),
                 }  # fmt: skip
                 target.write(name, unit.setting, frame, meta)
                 target.write_timing(name, unit.setting, {
