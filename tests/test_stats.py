@@ -1,10 +1,13 @@
-"""conceptpatch.stats against independent references (R outputs)."""
+"""conceptpatch.stats against independent references (R outputs, statsmodels)."""
 
+import gc
 import math
 
 import numpy as np
 import pytest
 from conceptpatch import stats
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def test_holm_matches_r_p_adjust():
@@ -18,3 +21,21 @@ def test_holm_matches_r_p_adjust():
 def test_finite_maps_nan_and_inf_to_none():
     assert [stats.finite(v) for v in (0.5, np.float32(2), math.nan, -math.inf)] == \
         [0.5, 2.0, None, None]
+
+
+@given(st.lists(st.one_of(st.floats(0.0, 1.0), st.just(float("nan"))), min_size=0, max_size=12))
+def test_holm_equals_statsmodels_and_leaves_the_collector_alone(pvalues):
+    from statsmodels.stats.multitest import multipletests
+
+    gc.freeze()  # a caller's own freeze must survive the adjustment
+    try:
+        frozen = gc.get_freeze_count()
+        out = stats.holm(pvalues)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+    p = np.asarray(pvalues, dtype=float)
+    ok = ~np.isnan(p)
+    assert np.isnan(out[~ok]).all()
+    if ok.any():
+        np.testing.assert_allclose(out[ok], multipletests(p[ok], method="holm")[1], rtol=1e-12)

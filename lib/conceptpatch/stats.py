@@ -6,31 +6,30 @@ and their power in :mod:`conceptpatch.claims.calibration`; this module keeps wha
 
 from __future__ import annotations
 
-import gc
 import math
 
 import numpy as np
-from statsmodels.stats.multitest import multipletests
 
 __all__ = ["finite", "holm"]
 
 
 def holm(pvalues: np.ndarray | list[float]) -> np.ndarray:
-    """Holm-adjusted p-values (statsmodels ``multipletests``); NaN entries stay NaN, untested.
+    """Holm-adjusted p-values; NaN entries stay NaN, untested.
 
-    A single p-value is returned as is (Holm's identity).
+    The step-down adjustment itself (sorted p times the number of hypotheses left, made monotone,
+    capped at 1), equal to statsmodels' ``multipletests(method="holm")`` (tests/test_stats.py),
+    whose Holm branch runs ``gc.collect()`` on every call: a full collection per claim, and
+    process-wide state a library should not touch.
     """
     p = np.asarray(pvalues, dtype=float)
     out = np.full_like(p, np.nan)
     ok = ~np.isnan(p)
-    if ok.sum() == 1:
-        out[ok] = p[ok]
-    elif ok.any():
-        gc.freeze()  # statsmodels' Holm branch runs gc.collect(); scan only new objects
-        try:
-            out[ok] = multipletests(p[ok], method="holm")[1]
-        finally:
-            gc.unfreeze()
+    tested = p[ok]
+    order = np.argsort(tested, kind="stable")
+    steps = tested[order] * np.arange(len(tested), 0, -1)
+    adjusted = np.empty_like(tested)
+    adjusted[order] = np.minimum(np.maximum.accumulate(steps), 1.0)
+    out[ok] = adjusted
     return out
 
 
