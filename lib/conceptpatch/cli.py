@@ -1,4 +1,4 @@
-"""The ``conceptpatch`` command: run, check, claims, report, annotate, organism.
+"""The ``conceptpatch`` command: run, check, claims, watch, report, track, annotate, organism.
 
 Errors on bad input print one line naming the problem and the fix and exit with status 2; an
 interrupted run exits with 130 after saying how to resume (finished units are kept); any other
@@ -365,6 +365,49 @@ def _cmd_claims(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from conceptpatch.watch import stop_on_signals, watch
+
+    _quiet()  # a watcher's output is a log of events: no loading bars
+    with stop_on_signals() as stop:
+        return watch(args.suite, args.store, report_root=args.report, poll=args.poll,
+                     settle=args.settle, once=args.once, stop=stop,
+                     inconclusive=args.inconclusive)
+
+
+def _add_watch(sub: Any) -> None:
+    """The ``watch`` subcommand: compute and gate each new checkpoint of a glob suite."""
+    from conceptpatch.claimrun import INCONCLUSIVE
+    from conceptpatch.watch import POLL, SETTLE, seconds_arg
+
+    watch = sub.add_parser(
+        "watch", help="compute and gate each new checkpoint of a training run (a glob suite)",
+        description="Poll the suite's model.glob; compute each checkpoint folder once it is\n"
+        "complete, then run the regression gate on it (as `claims --new-checkpoint NAME\n"
+        "--no-compute`). Safe to run as several processes on one store; SIGINT/SIGTERM stop it.",
+        epilog="exit status: 0 every gate this watcher ran passed (or was skipped: the first\n"
+        "checkpoint has nothing to compare with); 1 a gate failed or erred. Each checkpoint's\n"
+        "outcome is in REPORT/<checkpoint>/watch.json (delete it to gate again).\n"
+        "See docs/gpus-clusters-ci.md, 'Watching a training run'.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    watch.add_argument("suite", type=Path, help="suite TOML file with [model] glob")
+    watch.add_argument("--store", type=_store_arg, required=True, metavar="DIR",
+                       help="results store: a directory (shared by several watchers) or file://")
+    watch.add_argument("--report", type=Path, required=True, metavar="DIR",
+                       help="gate reports and outcomes, one folder per checkpoint")
+    watch.add_argument("--poll", type=seconds_arg, default=POLL, metavar="SECONDS",
+                       help=f"seconds between looks at the glob (default {POLL:g})")
+    watch.add_argument("--settle", type=seconds_arg, default=SETTLE, metavar="SECONDS",
+                       help="a checkpoint is read only once its files are this many seconds"
+                       f" old (default {SETTLE:g}; 0 when folders are renamed into place)")
+    watch.add_argument("--once", action="store_true",
+                       help="process what is complete now, then exit (cron, CI)")
+    watch.add_argument("--inconclusive", choices=INCONCLUSIVE, default="pass",
+                       help="an inconclusive gate passes (default) or fails")
+    watch.set_defaults(func=_cmd_watch)
+
+
 def _version() -> str:
     """The installed distribution's version (the source tree's when not installed)."""
     from importlib.metadata import PackageNotFoundError, version
@@ -485,6 +528,37 @@ def _check_verdicts_design(verdicts: Any, table: Any, path: Path | None) -> None
             " that `conceptpatch claims` wrote for this store")
 
 
+def _cmd_track(args: argparse.Namespace) -> int:
+    """Log a store's exact rates by band and its verdicts to W&B by step (conceptpatch.tracking)."""
+    from conceptpatch import tracking
+    from conceptpatch.files import check_out_dir
+    from conceptpatch.results import Store, load_store
+
+    out = args.dir or (args.verdicts.parent if args.verdicts is not None else Path.cwd())
+    check_out_dir(out, "--dir")
+    table = load_store(args.store)
+    if table.empty:
+        raise ConceptPatchError(f"store {str(args.store)!r} holds no units, nothing to log: run"
+                                " `conceptpatch run SUITE --store DIR` first")
+    verdicts = [] if args.verdicts is None else tracking.load_verdicts(args.verdicts)
+    _check_verdicts_design(verdicts, table, args.verdicts)
+    values = tracking.values_by_step(table, verdicts)
+    design = Store(Path(args.store)).design()
+    name = args.name or (design.suite if design is not None else Path(args.store).name)
+    config = {"store": str(Path(args.store).resolve()), "suite": name,
+              "suite_hash": ",".join(sorted(set(table["suite_hash"].astype(str)))),
+              "verdicts": None if args.verdicts is None else str(args.verdicts.resolve()),
+              "conceptpatch": _version()}
+    folder = tracking.log_to_wandb(
+        values, project=args.project, run_name=name, dir=out,
+        mode="offline" if args.offline else None,
+        verdicts=tracking.verdict_rows(table, verdicts), config=config, close=True)
+    upload = f"; upload it with `wandb sync {folder}`" if folder.name.startswith("offline") else ""
+    print(f"logged {len(values)} step(s) and {len(verdicts)} verdict(s) to W&B project"
+          f" {args.project!r}: {folder}{upload}")
+    return 0
+
+
 def _cmd_annotate(args: argparse.Namespace) -> int:
     from conceptpatch import annotate
 
@@ -571,6 +645,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="also list each unit as done or to compute in this results store")
     check.set_defaults(func=_cmd_check)
     _add_claims(sub)
+    _add_watch(sub)
 
     report = sub.add_parser("report", help="write the HTML report of a store")
     report.add_argument("store", type=_store_arg, help="results store directory or file:// URL")
@@ -579,6 +654,22 @@ def _parser() -> argparse.ArgumentParser:
                         help="verdicts.json of `conceptpatch claims` to show (default: none;"
                         " the page then says no claim was tested)")
     report.set_defaults(func=_cmd_report)
+
+    track = sub.add_parser(
+        "track", help="log a store's exact rates and verdicts to W&B by step (wandb extra)")
+    track.add_argument("store", type=_store_arg, help="results store directory or file:// URL")
+    track.add_argument("--verdicts", type=Path,
+                       help="verdicts.json of `conceptpatch claims` (or of the gate) to log too")
+    track.add_argument("--project", default="conceptpatch",
+                       help="W&B project (default: conceptpatch)")
+    track.add_argument("--name", help="W&B run name (default: the store's suite name)")
+    track.add_argument("--offline", action="store_true",
+                       help="write the run locally only (as WANDB_MODE=offline); upload it later"
+                            " with `wandb sync`")
+    track.add_argument("--dir", type=Path,
+                       help="where W&B writes (DIR/wandb/; default: the folder of --verdicts,"
+                            " else the working directory)")
+    track.set_defaults(func=_cmd_track)
 
     annotate = sub.add_parser("annotate", help="export or import a manual annotation sheet")
     actions = annotate.add_subparsers(dest="action", required=True)
