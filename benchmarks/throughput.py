@@ -42,7 +42,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conceptpatch.capture import decoder_of
 from conceptpatch.checkpoints import Checkpoint, LoadedModel, wrap_model
-from conceptpatch.greedy import fastest
 from conceptpatch.lexicon import load_lexicon
 from conceptpatch.run import score_ids, sweep_trials
 from conceptpatch.suite import Resolved, parse_suite
@@ -65,6 +64,16 @@ class Shape:
     engine_trials: int
     naive_trials: int  # in total, evenly spaced over the engine's
     peer_trials: int  # likewise, for each peer implementation
+
+
+def fastest(fn: Callable[[], object], repeats: int = 3) -> float:
+    """The least wall time, in seconds, of ``repeats`` calls of ``fn``."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def _organism(vocab: int) -> torch.nn.Module:

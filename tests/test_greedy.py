@@ -81,9 +81,9 @@ def test_the_screened_argmax_is_the_float32_argmax(seed, vocab, hidden, scale, p
 
 @pytest.fixture
 def forced(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Screen every float32 head, however small and whatever this machine's bfloat16 speed."""
+    """Screen every float32 head, however small and whether or not this CPU has bfloat16."""
     monkeypatch.setattr(greedy, "MIN_HEAD_WEIGHTS", 0)
-    monkeypatch.setattr(greedy, "MIN_GAIN", 0.0)
+    monkeypatch.setattr(greedy, "_native_bfloat16", lambda: True)
     monkeypatch.setattr(greedy, "_SCREENS", greedy.weakref.WeakKeyDictionary())
 
 
@@ -132,3 +132,15 @@ def test_small_heads_are_not_screened_by_default(tiny_dirs):
     lm = load_checkpoint(Checkpoint("llama", path=str(tiny_dirs["llama"])), dtype="float32")
     assert lm.model.get_output_embeddings().weight.numel() < greedy.MIN_HEAD_WEIGHTS
     assert head_screen(lm, padding_mask(lm)) is None
+
+
+def test_the_screen_is_chosen_by_device_never_by_timing(tiny_dirs, monkeypatch):
+    """Whether the screen applies depends on the head's shape and the CPU's bfloat16 support:
+    a machine that is busy (a slow clock) builds the same screen as an idle one."""
+    monkeypatch.setattr(greedy, "MIN_HEAD_WEIGHTS", 0)
+    lm = load_checkpoint(Checkpoint("llama", path=str(tiny_dirs["llama"])), dtype="float32")
+    assert "time" not in vars(greedy)  # no clock is read to decide
+    for native in (True, False):
+        monkeypatch.setattr(greedy, "_SCREENS", greedy.weakref.WeakKeyDictionary())
+        monkeypatch.setattr(greedy, "_native_bfloat16", lambda native=native: native)
+        assert (head_screen(lm, padding_mask(lm)) is not None) is native

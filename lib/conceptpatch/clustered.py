@@ -33,9 +33,37 @@ import statsmodels.api as sm
 from scipy import optimize
 from scipy import stats as sps
 
-__all__ = ["Estimate", "contrast", "design_effect", "paired", "rate", "wald_equal"]
+__all__ = ["Bounds", "Estimate", "Wald", "contrast", "design_effect", "paired", "rate",
+           "wald_equal"]
 
 _EXACT_MAX_CLUSTERS = 14
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """How an estimate's one-sided bounds move with alpha, as plain numbers (no closure: an
+    estimate pickles, prints its data and equals another from the same data).
+
+    ``wilson``: (effective successes, effective n); ``newcombe``: the paired table's four
+    effective counts; ``t``: (centre, standard error, degrees of freedom).
+    """
+
+    kind: str
+    params: tuple[float, ...]
+
+    def at(self, alpha: float) -> tuple[float, float]:
+        """(low, high) one-sided bounds at ``alpha``."""
+        if self.kind == "wilson":
+            k, n = self.params
+            return _wilson(k, n, float(sps.norm.isf(alpha)))
+        if self.kind == "newcombe":
+            a, b, c, d = self.params
+            return _newcombe_paired(a, b, c, d, float(sps.norm.isf(alpha)))
+        if self.kind == "t":
+            centre, se, df = self.params
+            q = float(sps.t.isf(alpha, df)) * se
+            return centre - q, centre + q
+        raise ValueError(f"unknown bounds kind {self.kind!r}: use wilson, newcombe or t")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +83,13 @@ class Estimate:
     clusters: int
     deff: float
     method: str
-    bounds: Callable[[float], tuple[float, float]] | None = None
+    bounds: Bounds | None = None
 
     def at(self, alpha: float) -> tuple[float, float]:
         """(low, high) one-sided bounds at another ``alpha``."""
         if self.bounds is None:
             raise ValueError("this estimate carries no interval function")
-        return self.bounds(alpha)
+        return self.bounds.at(alpha)
 
     def pvalue_above(self, margin: float) -> float:
         """p-value of the test that the effect exceeds ``margin`` (interval inversion)."""
@@ -169,11 +197,8 @@ def paired(x: np.ndarray, y: np.ndarray, clusters: Sequence[object] | np.ndarray
     deff = design_effect(d, g)
     counts = np.array([(x & y).sum(), (x & ~y).sum(), (~x & y).sum(), (~x & ~y).sum()],
                       dtype=float) / deff
-
-    def bounds(a: float) -> tuple[float, float]:
-        return _newcombe_paired(*counts, float(sps.norm.isf(a)))
-
-    low, high = bounds(alpha)
+    bounds = Bounds("newcombe", tuple(float(c) for c in counts))
+    low, high = bounds.at(alpha)
     method = "concept sign-flip test, Newcombe paired interval"
     if deff > 1:
         method += f" (design effect {deff:.2f})"
@@ -191,11 +216,8 @@ def rate(x: np.ndarray, clusters: Sequence[object] | np.ndarray, alpha: float = 
     g = _groups(clusters, n)
     deff = design_effect(x.astype(float), g)
     k_eff, n_eff = x.sum() / deff, n / deff
-
-    def bounds(a: float) -> tuple[float, float]:
-        return _wilson(k_eff, n_eff, float(sps.norm.isf(a)))
-
-    low, high = bounds(alpha)
+    bounds = Bounds("wilson", (float(k_eff), float(n_eff)))
+    low, high = bounds.at(alpha)
     est = Estimate(float(x.mean()), low, high, math.nan, alpha, n, int(g.max() + 1), deff,
                    f"Wilson at effective n {n_eff:.0f}", bounds)
     pvalue = 1.0 if x.sum() == 0 and null <= 0 else est.pvalue_above(null)
@@ -251,27 +273,34 @@ def contrast(values: np.ndarray, groups: np.ndarray, weights: Sequence[float],
     fit_p = _ols(pv, pg, pc, k)
     centre = float(w @ fit_p.params)
     se_p = float(np.sqrt(max(w @ fit_p.cov_params() @ w, 0.0)))
-
-    def bounds(a: float) -> tuple[float, float]:
-        q = float(sps.t.isf(a, df)) * se_p
-        return centre - q, centre + q
-
-    low, high = bounds(alpha)
+    bounds = Bounds("t", (centre, se_p, float(df)))
+    low, high = bounds.at(alpha)
     return Estimate(effect, low, high, pvalue, alpha, int(v.size), n_clusters, math.nan,
                     "least squares, concept-clustered errors (t, clusters - 1 df)", bounds)
 
 
+@dataclass(frozen=True, slots=True)
+class Wald:
+    """A concept-clustered F test that group means are equal: ``f`` on (``df1``, ``df2``)."""
+
+    f: float
+    pvalue: float
+    df1: int
+    df2: int
+
+
 def wald_equal(values: np.ndarray, groups: np.ndarray, clusters: Sequence[object] | np.ndarray,
-               covariate: np.ndarray | None = None) -> tuple[float, float]:
-    """(F, p) that all group means are equal, concept-clustered; optionally adjusted for a
-    per-trial ``covariate`` (a common slope)."""
+               covariate: np.ndarray | None = None) -> Wald:
+    """The test that all group means are equal, concept-clustered; optionally adjusted for a
+    per-trial ``covariate`` (a common slope). No test is possible (one group, fewer than 3
+    concepts, constant values): F 0, p 1."""
     v = np.asarray(values, dtype=float)
     grp = np.asarray(groups, dtype=np.int64)
     g = _groups(clusters, v.size)
     k = int(grp.max() + 1)
     n_clusters = int(g.max() + 1)
     if k < 2 or n_clusters < 3 or np.ptp(v) == 0:
-        return 0.0, 1.0
+        return Wald(0.0, 1.0, max(k - 1, 0), max(n_clusters - 1, 0))
     design = np.zeros((v.size, k))
     design[np.arange(v.size), grp] = 1.0
     if covariate is not None and np.ptp(covariate) > 0:
@@ -285,6 +314,6 @@ def wald_equal(values: np.ndarray, groups: np.ndarray, clusters: Sequence[object
     cov = restriction @ fit.cov_params() @ restriction.T
     wald = float(diff @ np.linalg.pinv(cov) @ diff)
     if not math.isfinite(wald):
-        return 0.0, 1.0
+        return Wald(0.0, 1.0, k - 1, n_clusters - 1)
     f = wald / (k - 1)
-    return f, float(sps.f.sf(f, k - 1, n_clusters - 1))
+    return Wald(f, float(sps.f.sf(f, k - 1, n_clusters - 1)), k - 1, n_clusters - 1)

@@ -60,10 +60,11 @@ def _test(at: pd.DataFrame, base: pd.DataFrame, langs: list[str], design: Design
         w[[codes[g] for g in low]] = -1 / len(low)
         p = clustered.contrast(values, groups, w, concepts, alpha).pvalue
     else:
-        p = clustered.wald_equal(values, groups, concepts)[1]
+        p = clustered.wald_equal(values, groups, concepts).pvalue
     trans = at[["trial"]].merge(base[["trial", "category"]], on="trial", how="left")
     ability = trans["category"].eq("target").to_numpy(dtype=float)
-    p_adjusted = clustered.wald_equal(values, groups, concepts, covariate=ability)[1]
+    p_adjusted = clustered.wald_equal(values, groups, concepts,
+                                      covariate=ability).pvalue
     deviations = []
     for i in range(k):
         w = np.full(k, -1 / k)
