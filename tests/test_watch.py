@@ -176,6 +176,17 @@ def test_the_command_refuses_a_suite_without_a_glob_and_bad_seconds(tmp_path, ca
     assert bad.value.code == 2 and "number of seconds" in capsys.readouterr().err
     assert main(["watch", str(path), "--store", "s", "--report", "r", "--poll", "0"]) == 2
     assert "--poll 0" in capsys.readouterr().err
+    from _tiny import dump_toml, suite_data
+
+    data = suite_data(model={"glob": str(tmp_path / "ckpts" / "step_*")},
+                      patch={"settings": ["tgt", "unpatched"]})
+    del data["model"]["random"]
+    gateless = tmp_path / "gateless.toml"
+    gateless.write_text(dump_toml(data), encoding="utf-8")
+    assert main(["watch", str(gateless), "--store", str(tmp_path / "s"), "--report",
+                 str(tmp_path / "r"), "--once"]) == 2  # no source setting: the gate has no case
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "add one to [patch] settings" in err, err
     assert not (tmp_path / "s").exists() and not (tmp_path / "r").exists()
 
 

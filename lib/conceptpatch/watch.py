@@ -387,6 +387,13 @@ def _start(suite_path: str | os.PathLike[str], store: Path, reports: Path) -> tu
             ' run\'s checkpoint folders; add [model] glob = "/runs/mine/iter_*" (one folder per'
             " checkpoint, the step in its name), or compute fixed checkpoints with"
             " `conceptpatch run`")
+    from conceptpatch.claims.common import SOURCE_SETTINGS
+
+    if not set(SOURCE_SETTINGS) & set(suite.settings):
+        raise SuiteError(
+            f"suite {suite.name!r} computes settings {', '.join(suite.settings)}: the gate compares"
+            f" source settings ({' or '.join(SOURCE_SETTINGS)}), so it would have no case: add"
+            " one to [patch] settings")
     check_out_dir(reports, "--report")
     if store.is_dir():
         Store(store).check_design(StoreDesign.of(suite))
