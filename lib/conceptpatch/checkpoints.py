@@ -46,7 +46,7 @@ DTYPES: Mapping[str, torch.dtype] = MappingProxyType(
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     """One training snapshot: a local directory, a hub id (+ revision) or a GGUF file (or the
-    package that assembles one), and its place in training."""
+    package that holds or assembles one), and its place in training."""
 
     name: str
     path: str | None = None
@@ -64,7 +64,7 @@ class Checkpoint:
             raise CheckpointError(
                 f"checkpoint {self.name!r} must name exactly one of path, hub, gguf or"
                 " gguf_package: give a local directory (path=...), a hub id (hub=...,"
-                " revision=...), a .gguf file (gguf=...) or a package that assembles one"
+                " revision=...), a .gguf file (gguf=...) or a package that holds or assembles one"
             )
 
     @property

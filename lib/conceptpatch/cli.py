@@ -1,4 +1,5 @@
-"""The ``conceptpatch`` command: run, check, claims, watch, report, track, annotate, organism.
+"""The ``conceptpatch`` command: run, check, claims, watch, report, compare, track, annotate,
+organism.
 
 Errors on bad input print one line naming the problem and the fix and exit with status 2; an
 interrupted run exits with 130 after saying how to resume (finished units are kept); any other
@@ -161,6 +162,9 @@ def _print_testable(axes: Any, out_of_reach: dict[str, str]) -> None:
     for claim, why in out_of_reach.items():
         if claim not in gaps:
             print(f"  not testable here: {claim} ({why})")
+    if "regression" not in out_of_reach and len(axes.checkpoints) < 2:  # a gate, not a case
+        print("  not testable here: regression (the gate, `claims --new-checkpoint`, compares a"
+              " checkpoint with those before it: the suite has one)")
     for claim, why in gaps.items():
         print(f"  warning: {claim} is untestable: {why}", file=sys.stderr)
     if axes.n_layers is None:
@@ -289,6 +293,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     state = f"; {len(warnings)} warning(s): `conceptpatch run` needs them fixed" if warnings else ""
     print(f"suite {suite.name}: {len(checkpoints)} checkpoint(s), {units} unit(s){state}")
     print(f"  languages: seen {', '.join(suite.seen)}; unseen {', '.join(suite.unseen)}")
+    if suite.constructed is not None:
+        print(f"  departure: {suite.constructed.describe()}")
     if resolved is not None:
         lexicon = resolved.lexicon
         pos = f" (pos {suite.lexicon['pos']})" if "pos" in suite.lexicon else ""
@@ -511,6 +517,49 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    """Several stores' concept bands on one relative-depth axis (conceptpatch.depth)."""
+    from conceptpatch import compare, depth
+    from conceptpatch.files import check_out_dir
+
+    check_out_dir(args.out, "--out")
+    given = compare.sources(args.stores, args.label, args.checkpoint)
+    result = depth.compare(compare.inputs(given), setting=args.setting, draws=args.draws,
+                           seed=args.seed, margin=args.margin)
+    page = compare.write_comparison(result, args.out)
+    for m in result.models:
+        band = (f"band {m.start.value:.2f}-{m.end.value:.2f} (centre {m.centre.value:.2f})"
+                if m.band_layers else "no band")
+        print(f"{m.label} ({m.checkpoint}, {m.n_layers} layers): {band}; peak exact"
+              f" {m.peak.value:.2f} at layer {m.peak_layer}; translation"
+              f" {m.translation.value:.2f}")
+    print(f"comparison written to {page}")
+    return 0
+
+
+def _add_compare(sub: Any) -> None:
+    compare = sub.add_parser(
+        "compare", help="several stores' concept bands on one relative-depth axis, one report")
+    compare.add_argument("stores", nargs="+", metavar="STORE", type=_store_arg,
+                         help="results store folders (or suite .toml files: their default store)")
+    compare.add_argument("--out", type=Path, required=True, help="output folder")
+    compare.add_argument("--label", action="append",
+                         help="a store's name on the page (once per store, in order; default:"
+                              " the suite name the store records, else its folder name)")
+    compare.add_argument("--checkpoint", action="append",
+                         help="the checkpoint to measure (once per store, in order; 'last':"
+                              " the last by step, the default)")
+    compare.add_argument("--setting", default="seen",
+                         help="the patched source setting (default: seen)")
+    compare.add_argument("--draws", type=int, default=1000,
+                         help="concept-bootstrap draws (default 1000)")
+    compare.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    compare.add_argument("--margin", type=float, default=0.1,
+                         help="band positions within this fraction of depth count as the same"
+                              " (default 0.1)")
+    compare.set_defaults(func=_cmd_compare)
+
+
 def _check_verdicts_design(verdicts: Any, table: Any, path: Path | None) -> None:
     """Refuse verdicts decided on another design than the store's units (another suite's
     verdicts.json beside this store's figures would be a report of nothing)."""
@@ -654,6 +703,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="verdicts.json of `conceptpatch claims` to show (default: none;"
                         " the page then says no claim was tested)")
     report.set_defaults(func=_cmd_report)
+    _add_compare(sub)
 
     track = sub.add_parser(
         "track", help="log a store's exact rates and verdicts to W&B by step (wandb extra)")

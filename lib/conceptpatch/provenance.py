@@ -144,6 +144,9 @@ def departures(suite: Any, n_checkpoints: int | None = None) -> list[str]:
         value = getattr(suite, key)
         if value != paper[key]:
             out.append(f"{label} = {value}, not the paper's {paper[key]}")
+    made = getattr(suite, "constructed", None)
+    if made is not None:
+        out.append(made.describe())
     if suite.shots != "per_trial":
         out.append(f"shots = {suite.shots!r}: examples shared per language pair, not per trial")
     band = (suite.claims or {}).get("band", "mid")

@@ -29,6 +29,7 @@ from conceptpatch.checkpoints import Checkpoint, LoadedModel, load_checkpoint, l
 from conceptpatch.context import check_run
 from conceptpatch.errors import SuiteError
 from conceptpatch.fingerprint import fingerprint
+from conceptpatch.lexicons.constructed import unknown_pieces
 from conceptpatch.patching import UNPATCHED, patched_sweep, width_of
 from conceptpatch.prompts import Prompt, quote_merges
 from conceptpatch.results import Store, StoreDesign, clash_problems, conform
@@ -234,7 +235,18 @@ def suite_trials(resolved: Resolved, tokenizer: object | None = None) -> tuple[T
 
 
 def check_tokenizer(lm: LoadedModel, resolved: Resolved, trials: Sequence[Trial]) -> None:
-    """Refuse a checkpoint under whose tokenizer a planned C and D share a first token."""
+    """Refuse a checkpoint under whose tokenizer a planned C and D share a first token, or that
+    reads a constructed language's words as unknown tokens."""
+    made = resolved.suite.constructed
+    unknown = [] if made is None else unknown_pieces(
+        lm.tokenizer, (resolved.lexicon.reference(c, made.code) for c in resolved.lexicon.concepts))
+    if unknown:
+        raise SuiteError(
+            f"checkpoint {lm.checkpoint.name!r}'s tokenizer reads {len(unknown)} word(s) of the"
+            f" constructed language {made.code} as its unknown token (e.g. {unknown[0]!r}): the"
+            " unseen language would test unknown tokens, not alignment; drop [languages]"
+            " constructed for this model"
+        )
     if resolved.suite.pairing != "token_disjoint":
         return
     bad = token_conflicts(resolved, trials, lm.tokenizer)

@@ -32,6 +32,14 @@ from conceptpatch.lexicon import (
     language,
     load_lexicon,
 )
+from conceptpatch.lexicons.constructed import (
+    DEFAULT_CODE,
+    PRIVATE_USE,
+    Constructed,
+    constructed_name,
+    name_problem,
+    with_constructed,
+)
 from conceptpatch.lexicons.registry import FORMATS
 from conceptpatch.patching import POSITION_MODES
 from conceptpatch.prompts import DEFAULT_TEMPLATE, Template
@@ -44,6 +52,7 @@ from conceptpatch.suite_schema import (
     CHECKPOINT_KEYS,
     CHECKPOINT_SOURCES,
     CLAIM_IDS,
+    CONSTRUCTED_KEYS,
     INT_RANGES,
     PHASE_KEYS,
     SCHEMA,
@@ -103,6 +112,7 @@ class Suite:
     pairing: str = "token_disjoint"
     claims: Mapping[str, Any] = field(default_factory=dict)  # [claims]: what claims pre-declare
     expect: tuple[Mapping[str, str], ...] = ()  # [[expect]]: verdicts a model is known to give
+    constructed: Constructed | None = None  # [languages] constructed: an unseen language made up
     description: str = ""
     path: str | None = None
 
@@ -152,6 +162,8 @@ class Suite:
         data["template"] = {"line": self.template.line, "separator": self.template.separator}
         data["model"] = dict(self.model)
         data["lexicon"] = dict(self.lexicon)
+        if self.constructed is None:  # absent: the data (and settings hash) of suites before it
+            data.pop("constructed")
         return data
 
     def design_data(self) -> dict[str, Any]:
@@ -249,7 +261,7 @@ def _validate_model(model: Mapping[str, Any]) -> None:
             raise SuiteError(
                 f"model.checkpoints[{i}] must have exactly one of path, hub, gguf or gguf_package"
                 f" (found {', '.join(given) or 'none'}): give a local directory, a hub id (with"
-                " revision), a .gguf file, or a package whose assemble() writes one"
+                " revision), a .gguf file, or a package that holds or assembles one"
             )
     names = [e.get("name") or e.get("revision") or next(e[k] for k in CHECKPOINT_SOURCES
                                                          if k in e)
@@ -339,13 +351,15 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
     languages = sections.get("languages", {})
     seen = tuple(languages.get("seen", ()))
     unseen = tuple(languages.get("unseen", ()))
+    made = _constructed(languages.get("constructed"), seen)
+    real = [c for c in seen + unseen if made is None or c != made.code]
     for code in seen + unseen:
         try:
             language(code)
         except ConceptPatchError as err:
             raise SuiteError(f"[languages]: {err}{_language_hint(code)}") from None
     if lexicon.get("format") == "multisimlex":
-        absent = [c for c in seen + unseen if c not in MULTISIMLEX_CODES.values()]
+        absent = [c for c in real if c not in MULTISIMLEX_CODES.values()]
         if absent:
             raise SuiteError(
                 f"[languages] {', '.join(absent)} not in Multi-SimLex: use its languages"
@@ -353,7 +367,7 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
             )
     if lexicon.get("builtin") == "multisimlex":
         listed = [c for c in MULTISIMLEX_CODES.values() if c != "sw"]
-        absent = [c for c in seen + unseen if c not in listed]
+        absent = [c for c in real if c not in listed]
         if absent:
             extra = (
                 ': Swahili is only in translation.csv (path = "translation.csv",'
@@ -372,6 +386,8 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
         raise SuiteError(f"languages {', '.join(both)} are both seen and unseen: keep them in one")
     if not seen and "organism" not in model:
         raise SuiteError("[languages] seen is empty: list at least two seen language codes")
+    if made is not None and made.code not in unseen:
+        unseen += (made.code,)  # unseen by construction: listing it only places it
     prompt = sections.get("prompt", {})
     patch = sections.get("patch", {})
     sample = sections.get("sample", {})
@@ -411,7 +427,29 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
         pairing=_choice("sample.pairing", sample.get("pairing", "token_disjoint"), PAIRINGS),
         claims=dict(sections.get("claims", {})),
         expect=_expectations(data.get("expect", [])),
+        constructed=made,
     )
+
+
+def _constructed(table: Mapping[str, Any] | None, seen: tuple[str, ...]) -> Constructed | None:
+    """``[languages] constructed``: a private-use code (default qcl), a name, a seed (default 0)."""
+    if table is None:
+        return None
+    where = "languages.constructed"
+    _check_keys(where, table, CONSTRUCTED_KEYS)
+    code, seed = table.get("code", DEFAULT_CODE), int(table.get("seed", 0))
+    if not PRIVATE_USE.fullmatch(code):
+        raise SuiteError(f"{where}.code {code!r} is not a private-use code: use one of qaa-qtz"
+                         f' (e.g. "{DEFAULT_CODE}"), which no real language has')
+    if code in seen:
+        raise SuiteError(f"{where}.code {code!r} is listed in seen: a constructed language is"
+                         " unseen by construction; remove it from seen")
+    name = table.get("name", constructed_name(seed))
+    problem = name_problem(name)
+    if problem is not None:
+        raise SuiteError(f"{where}.name {name!r} {problem}: give a plain name such as \"Veltish\""
+                         " or drop it (one is derived from the seed)")
+    return Constructed(code, name, seed)
 
 
 def _target_pairs(
@@ -577,14 +615,17 @@ def missing_data(suite: Suite) -> list[str]:
 
 
 def suite_lexicon(suite: Suite) -> Lexicon:
-    """The suite's lexicon, all languages and parts of speech; `MissingData` if absent."""
+    """The suite's lexicon, all languages and parts of speech, with its constructed language's
+    words (``[languages] constructed``); `MissingData` if absent."""
     spec = suite.lexicon
     if "builtin" in spec:
-        return load_lexicon(spec["builtin"])
-    missing = _lexicon_missing(spec)
-    if missing is not None:
-        raise MissingData(missing)
-    return load_lexicon(spec["path"], spec.get("format", "long_csv"), pos=None)
+        lexicon = load_lexicon(spec["builtin"])
+    else:
+        missing = _lexicon_missing(spec)
+        if missing is not None:
+            raise MissingData(missing)
+        lexicon = load_lexicon(spec["path"], spec.get("format", "long_csv"), pos=None)
+    return lexicon if suite.constructed is None else with_constructed(lexicon, suite.constructed)
 
 
 def _restrict(
@@ -646,8 +687,13 @@ def resolve_organism(suite: Suite, root: Path, manifest: dict | None = None) -> 
     checkpoints written up to now can be computed while training goes on.
     """
     checkpoints, lexicon, languages = _organism(Path(root), manifest)
+    made = suite.constructed
+    listed = tuple(c for c in suite.unseen if made is None or c != made.code)
     seen = suite.seen or tuple(code for code, is_seen in languages if is_seen)
-    unseen = suite.unseen or tuple(code for code, is_seen in languages if not is_seen)
+    unseen = listed or tuple(code for code, is_seen in languages if not is_seen)
+    if made is not None:
+        lexicon = with_constructed(lexicon, made)
+        unseen = suite.unseen if listed else (*unseen, made.code)
     restricted = _restrict(lexicon, seen + unseen, suite.pos)
     return Resolved(suite, checkpoints, restricted, seen, unseen)
 

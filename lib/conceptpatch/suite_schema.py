@@ -11,6 +11,7 @@ __all__ = [
     "CHECKPOINT_KEYS",
     "CHECKPOINT_SOURCES",
     "CLAIM_IDS",
+    "CONSTRUCTED_KEYS",
     "INT_RANGES",
     "PHASE_KEYS",
     "SCHEMA",
@@ -54,6 +55,7 @@ TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
                  "a number in (0, 1]"),
     "str_or_strs": (lambda v: isinstance(v, str) or str_list(v), "a string or a list of strings"),
     "int_or_all": (lambda v: v == "all" or is_int(v), '"all" or an integer'),
+    "table": (lambda v: isinstance(v, dict), 'an inline table such as {code = "qcl", seed = 0}'),
 }
 
 #: The claims an ``[[expect]]`` entry may name (the keys of `conceptpatch.claims.MODULES`).
@@ -77,7 +79,7 @@ SCHEMA: dict[str, dict[str, str]] = {
         "builtin": "str", "path": "str", "format": "str", "pos": "str_or_strs",
         "claims_pos": "str_or_strs",
     },
-    "languages": {"seen": "strs", "unseen": "strs"},
+    "languages": {"seen": "strs", "unseen": "strs", "constructed": "table"},
     "prompt": {"k": "int", "template": "str", "separator": "str", "shots": "str"},
     "patch": {
         "layers": "layers", "position": "str", "settings": "strs", "max_new_tokens": "int",
@@ -97,6 +99,8 @@ CHECKPOINT_KEYS: dict[str, str] = {
 #: The keys of a checkpoint entry that say where it comes from: each entry has exactly one.
 CHECKPOINT_SOURCES: tuple[str, ...] = tuple(ENTRY_SOURCES)
 PHASE_KEYS: dict[str, str] = {"from_step": "int", "phase": "int"}
+#: ``[languages] constructed``: a constructed unseen language (`conceptpatch.lexicons.constructed`).
+CONSTRUCTED_KEYS: dict[str, str] = {"code": "str", "name": "str", "seed": "int"}
 #: Inclusive bounds of integer settings: a value outside them is a typo, not a request.
 INT_RANGES: dict[str, tuple[int, int]] = {
     "seed": (0, 2**63 - 1), "organism_seed": (0, 2**63 - 1),

@@ -1,4 +1,4 @@
-"""GGUF checkpoints: a ``.gguf`` file or a package that assembles one (conversion: gguf_source)."""
+"""GGUF checkpoints: a ``.gguf`` file or a package holding or assembling one (see gguf_source)."""
 
 from __future__ import annotations
 
@@ -18,5 +18,5 @@ def checkpoint(entry: Mapping[str, Any]) -> Checkpoint:
 
 
 def package_checkpoint(entry: Mapping[str, Any]) -> Checkpoint:
-    """A ``gguf_package`` (whose ``assemble()`` writes the file), named by the package."""
+    """A ``gguf_package`` (holding the file, or whose ``assemble()`` writes it), named by it."""
     return entry_checkpoint(entry, Path(entry["gguf_package"]).name)

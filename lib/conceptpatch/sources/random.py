@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,7 @@ def random_checkpoint(suite: Suite, lexicon: Lexicon, root: Path, build: bool) -
         **({"pad": model["random_pad_vocab"]} if model.get("random_pad_vocab") else {}),
         "lexicon": lexicon.name,
         "languages": suite.languages,
+        **({"constructed": asdict(suite.constructed)} if suite.constructed else {}),
     }
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
     target = root / "random" / f"{arch}-{key}"
