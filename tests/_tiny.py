@@ -184,3 +184,16 @@ def distinct_copy(source: Path, target: Path, salt: int) -> Path:
     tensors[first].view(-1)[0] += 1e-3 * (salt + 1)
     save_file(tensors, weights, metadata={"format": "pt"})
     return target
+
+
+def reduced_suite(suite: Path, folder: Path, trials: int, layers: str) -> Path:
+    """A shipped real-model suite with fewer trials and layers (same model, languages and
+    prompts), written into ``folder``: the slow tier's end-to-end runs."""
+    import re
+
+    text = suite.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^trials = \d+$", f"trials = {trials}", text)
+    text = re.sub(r'(?m)^layers = "all"$', f"layers = {layers}", text)
+    path = folder / f"{suite.stem}-reduced.toml"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -9,7 +9,6 @@ report) through the command line.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ pytest.importorskip("gguf")
 pytest.importorskip("accelerate")
 
 import torch
+from _tiny import reduced_suite
 from conceptpatch import gguf_source
 from conceptpatch.checkpoints import load_checkpoint
 from conceptpatch.cli import main
@@ -30,16 +30,6 @@ from conceptpatch.trials import plan_trials
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("gemma")]  # one worker converts it once
 REPO = Path(__file__).resolve().parents[1]
 SUITE = REPO / "suites" / "gemma3-270m.toml"
-
-
-def reduced(tmp_path: Path, trials: int, layers: str) -> Path:
-    """The shipped Gemma suite with fewer trials and layers (same model, languages, prompts)."""
-    text = SUITE.read_text(encoding="utf-8")
-    text = re.sub(r"(?m)^trials = \d+$", f"trials = {trials}", text)
-    text = re.sub(r'(?m)^layers = "all"$', f"layers = {layers}", text)
-    path = tmp_path / "gemma3-270m-reduced.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +85,7 @@ def test_the_engine_answers_as_the_peer_loop_on_gemma(gemma):
 
 def test_a_reduced_gemma_suite_runs_end_to_end(tmp_path):
     """The real-model path a user takes: check, run, claims (with the report) on the CLI."""
-    suite = reduced(tmp_path, trials=6, layers="[2, 6, 10, 14]")
+    suite = reduced_suite(SUITE, tmp_path, trials=6, layers="[2, 6, 10, 14]")
     store, report = tmp_path / "store", tmp_path / "report"
     assert main(["check", str(suite)]) == 0
     assert main(["run", str(suite), "--store", str(store), "--quiet"]) == 0

