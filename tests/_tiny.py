@@ -197,3 +197,20 @@ def reduced_suite(suite: Path, folder: Path, trials: int, layers: str) -> Path:
     path = folder / f"{suite.stem}-reduced.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def assert_loads_from_cache(checkpoint, loaded, parameters, monkeypatch) -> None:
+    """A second load of a GGUF ``checkpoint`` reads the safetensors cache: nothing is converted
+    again and ``parameters`` equal ``loaded``'s bit for bit (the real-model slow tests)."""
+    import torch
+    from conceptpatch import gguf_source
+    from conceptpatch.checkpoints import load_checkpoint
+
+    def refuse(*args):
+        raise AssertionError("converted twice")
+
+    monkeypatch.setattr(gguf_source, "_convert", refuse)
+    again = load_checkpoint(checkpoint, dtype="float32")
+    for name in parameters:
+        torch.testing.assert_close(again.model.get_parameter(name),
+                                   loaded.model.get_parameter(name), rtol=0, atol=0)

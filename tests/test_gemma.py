@@ -20,8 +20,7 @@ pytest.importorskip("gguf")
 pytest.importorskip("accelerate")
 
 import torch
-from _tiny import reduced_suite
-from conceptpatch import gguf_source
+from _tiny import assert_loads_from_cache, reduced_suite
 from conceptpatch.checkpoints import load_checkpoint
 from conceptpatch.cli import main
 from conceptpatch.suite import load_suite, resolve
@@ -48,15 +47,9 @@ def test_the_real_architecture_is_found_without_a_table(gemma):
 
 def test_a_second_load_reads_the_safetensors_cache_and_converts_nothing(gemma, monkeypatch):
     resolved, lm = gemma
-
-    def refuse(*args):
-        raise AssertionError("converted twice")
-
-    monkeypatch.setattr(gguf_source, "_convert", refuse)
-    again = load_checkpoint(resolved.checkpoints[0], dtype="float32")
-    for name in ("model.embed_tokens.weight", "model.layers.17.mlp.down_proj.weight"):
-        torch.testing.assert_close(again.model.get_parameter(name), lm.model.get_parameter(name),
-                                   rtol=0, atol=0)
+    assert_loads_from_cache(resolved.checkpoints[0], lm,
+                            ("model.embed_tokens.weight", "model.layers.17.mlp.down_proj.weight"),
+                            monkeypatch)
 
 
 def test_the_engine_answers_as_the_peer_loop_on_gemma(gemma):

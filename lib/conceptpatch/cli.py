@@ -498,16 +498,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from conceptpatch.results import load_store
 
     check_out_dir(args.out, "--out")
-    verdicts = []
-    if args.verdicts is not None:
-        try:
-            verdicts = json.loads(Path(args.verdicts).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise ConceptPatchError(
-                f"--verdicts {str(args.verdicts)!r} cannot be read ({err}): pass the"
-                " verdicts.json that `conceptpatch claims` wrote"
-            ) from None
-        verdicts = verdicts.get("verdicts", verdicts) if isinstance(verdicts, dict) else verdicts
+    from conceptpatch.tables import load_verdicts
+
+    verdicts = [] if args.verdicts is None else load_verdicts(args.verdicts)
     table = load_store(args.store)
     _check_verdicts_design(verdicts, table, args.verdicts)
     out = write_report(table, verdicts, {"name": Path(args.store).name},
@@ -582,6 +575,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
     from conceptpatch import tracking
     from conceptpatch.files import check_out_dir
     from conceptpatch.results import Store, load_store
+    from conceptpatch.tables import load_verdicts
 
     out = args.dir or (args.verdicts.parent if args.verdicts is not None else Path.cwd())
     check_out_dir(out, "--dir")
@@ -589,7 +583,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
     if table.empty:
         raise ConceptPatchError(f"store {str(args.store)!r} holds no units, nothing to log: run"
                                 " `conceptpatch run SUITE --store DIR` first")
-    verdicts = [] if args.verdicts is None else tracking.load_verdicts(args.verdicts)
+    verdicts = [] if args.verdicts is None else load_verdicts(args.verdicts)
     _check_verdicts_design(verdicts, table, args.verdicts)
     values = tracking.values_by_step(table, verdicts)
     design = Store(Path(args.store)).design()

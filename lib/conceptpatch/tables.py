@@ -7,7 +7,8 @@
   the six categories;
 - :func:`final_verdicts`: verdict records as ``verdicts.json``, the notebook API and the report
   give them: each with its Benjamini-Hochberg q-value across all of them computed from
-  ``raw_pvalue`` (docs/verdicts.md).
+  ``raw_pvalue`` (docs/verdicts.md); :func:`load_verdicts` reads such a file back (``report`` and
+  ``track``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["claim_table", "claims_pos", "final_verdicts", "labelled"]
+__all__ = ["claim_table", "claims_pos", "final_verdicts", "labelled", "load_verdicts"]
 
 
 def labelled(results: pd.DataFrame, store: str | Path | None = None) -> pd.DataFrame:
@@ -75,3 +76,21 @@ def final_verdicts(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
     rows = [dict(r) for r in records]
     raw = [None if r.get("raw_pvalue") is None else finite(r["raw_pvalue"]) for r in rows]
     return [dict(r, bh_qvalue=q) for r, q in zip(rows, benjamini_hochberg(raw), strict=True)]
+
+
+def load_verdicts(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a ``verdicts.json`` (docs/verdicts.md); one-line errors naming the fix."""
+    import json
+
+    from conceptpatch.errors import ConceptPatchError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ConceptPatchError(f"--verdicts {str(path)!r} cannot be read ({err}): pass the"
+                                " verdicts.json that `conceptpatch claims` wrote") from None
+    data = data.get("verdicts", data) if isinstance(data, dict) else data
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise ConceptPatchError(f"--verdicts {str(path)!r} is not a list of verdict records:"
+                                " pass the verdicts.json that `conceptpatch claims` wrote")
+    return data

@@ -43,7 +43,6 @@ __all__ = [
     "VERDICT_VALUE",
     "TrackerError",
     "exact_rates",
-    "load_verdicts",
     "log_to_wandb",
     "values_by_step",
     "verdict_rows",
@@ -154,20 +153,6 @@ def values_by_step(results: pd.DataFrame, verdicts: Sequence[Mapping[str, Any]] 
     for row in verdict_rows(results, verdicts):
         merged.setdefault(row["step"], {})[row["key"]] = float(row["value"])
     return {step: merged[step] for step in sorted(merged)}
-
-
-def load_verdicts(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The records of a ``verdicts.json`` (docs/verdicts.md)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise TrackerError(f"--verdicts {str(path)!r} cannot be read ({err}): pass the"
-                           " verdicts.json that `conceptpatch claims` wrote") from None
-    data = data.get("verdicts", data) if isinstance(data, dict) else data
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise TrackerError(f"--verdicts {str(path)!r} is not a list of verdict records: pass the"
-                           " verdicts.json that `conceptpatch claims` wrote")
-    return data
 
 
 @contextlib.contextmanager
