@@ -39,14 +39,20 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def cached_sha256(path: Path, index: Path) -> str:
-    """The file's SHA-256, remembered in the JSON ``index`` by (path, size, mtime) to hash it once.
+def cached_sha256(path: Path, index: Path | None = None) -> str:
+    """The file's SHA-256, remembered in the JSON ``index`` (default
+    ``$CONCEPTPATCH_CACHE/hashes.json``, one memo for GGUF cache keys and fingerprints) by
+    (path, size, mtime) to hash it once.
 
     A file in a Hugging Face cache snapshot links to ``blobs/<sha256>``: the hub's own content
     hash, taken as it is. An index that cannot be written is skipped (the hash is still right).
     """
     if path.is_symlink() and _BLOB.fullmatch(path.resolve().name):
         return path.resolve().name
+    if index is None:
+        from conceptpatch.paths import cache_root
+
+        index = cache_root() / "hashes.json"
     stat = path.stat()
     key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
     try:
@@ -103,10 +109,7 @@ def fingerprint(checkpoint: Checkpoint) -> str | None:
     files = weight_files(checkpoint)
     if files is None:
         return None
-    from conceptpatch.paths import cache_root
-
-    index = cache_root() / "hashes.json"
-    parts = sorted(cached_sha256(f, index) for f in files)
+    parts = sorted(cached_sha256(f) for f in files)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

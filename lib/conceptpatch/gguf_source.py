@@ -264,7 +264,7 @@ def dequantized_dir(checkpoint: str, path: str | None, package: str | None, root
     root.mkdir(parents=True, exist_ok=True)
     file = gguf_file(checkpoint, path, package, root)
     _header(checkpoint, file)
-    target = root / cached_sha256(file, root / "hashes.json")
+    target = root / cached_sha256(file)  # the memo fingerprints read too: hashed once
     if (target / "config.json").exists():
         return target
     with FileLock(str(target) + ".lock"):
