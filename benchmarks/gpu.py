@@ -31,11 +31,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conceptpatch.checkpoints import Checkpoint, LoadedModel, load_checkpoint, wrap_model
-from conceptpatch.lexicon import load_lexicon
-from conceptpatch.run import sweep_trials
-from conceptpatch.suite import Resolved, load_suite, resolve
-from conceptpatch.tiny import _lexicon_texts, train_bpe
+from conceptpatch.compute import sweep_trials
+from conceptpatch.config.suite import load_suite
+from conceptpatch.engine.checkpoints import LoadedModel, load_checkpoint, wrap_model
+from conceptpatch.lexicons import load_lexicon
+from conceptpatch.resolve import Resolved, resolve
+from conceptpatch.sources.checkpoint import Checkpoint
+from conceptpatch.sources.random import _lexicon_texts, train_bpe
 from conceptpatch.trials import plan_trials
 from peer import peer_trial
 from throughput import SEEN, SETTING, UNSEEN, _baseline, _compare, _resolved

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
-from conceptpatch.capture import (
+from conceptpatch.engine.capture import (
     encode,
     group_mean,
     hidden_of,
@@ -21,8 +21,14 @@ from conceptpatch.capture import (
     state_hooks,
     with_hidden,
 )
-from conceptpatch.checkpoints import LoadedModel
-from conceptpatch.patching import UNPATCHED, answer_text, padding_mask, stop_token_mask, width_of
+from conceptpatch.engine.checkpoints import LoadedModel
+from conceptpatch.engine.patching import (
+    UNPATCHED,
+    answer_text,
+    padding_mask,
+    stop_token_mask,
+    width_of,
+)
 from conceptpatch.prompts import Prompt
 from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 

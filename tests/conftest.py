@@ -1,8 +1,9 @@
 """Shared fixtures of the engine tests: a tiny lexicon, tiny random models of four architectures.
 
-Models are built once per session into a temporary folder with `conceptpatch.tiny.build_tiny` and
-loaded in float64 through `conceptpatch.checkpoints.load_checkpoint`, so float noise never flips
-an argmax; the conceptpatch cache points at a temporary folder so no test touches the user's.
+Models are built once per session into a temporary folder with
+`conceptpatch.sources.random.build_tiny` and loaded in float64 through
+`conceptpatch.engine.checkpoints.load_checkpoint`, so float noise never flips an argmax; the
+conceptpatch cache points at a temporary folder so no test touches the user's.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conceptpatch.checkpoints import Checkpoint, LoadedModel, load_checkpoint
-from conceptpatch.lexicon import Lexicon, load_long_csv
+from conceptpatch.engine.checkpoints import LoadedModel, load_checkpoint
+from conceptpatch.lexicons import Lexicon, load_long_csv
 from conceptpatch.paths import ENV_CACHE
 from conceptpatch.prompts import Pair, Prompt, build_prompt, sample_examples
-from conceptpatch.tiny import build_tiny
+from conceptpatch.sources.checkpoint import Checkpoint
+from conceptpatch.sources.random import build_tiny
 
 #: Architectures the engine tests build tiny random models of.
 TINY_ARCHITECTURES = ("llama", "gpt2", "gpt_neox", "olmo2")
@@ -130,7 +132,8 @@ def random_prompts(
 def tiny_suite_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A conceptpatch cache holding the tiny model of `_tiny.SUITE`, built once per session."""
     from _tiny import SUITE
-    from conceptpatch.suite import parse_suite, resolve
+    from conceptpatch.config.suite import parse_suite
+    from conceptpatch.resolve import resolve
 
     root = tmp_path_factory.getbasetemp() / "conceptpatch-cache"
     with pytest.MonkeyPatch.context() as mp:

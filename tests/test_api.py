@@ -9,8 +9,8 @@ from pathlib import Path
 import conceptpatch
 import pytest
 import torch
-from conceptpatch.checkpoints import Checkpoint as Ckpt
-from conceptpatch.checkpoints import load_checkpoint
+from conceptpatch.engine.checkpoints import load_checkpoint
+from conceptpatch.sources.checkpoint import Checkpoint as Ckpt
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -58,8 +58,8 @@ def test_the_callers_model_and_tokenizer_are_left_as_they_were(tiny_dirs):
 def test_patch_gives_the_rows_a_suite_run_gives(tiny_dirs):
     """Same model, same keys: the API's table equals the engine's on the same plan."""
     from conceptpatch.api import suite_of
-    from conceptpatch.run import run_unit
-    from conceptpatch.suite import resolve
+    from conceptpatch.compute import run_unit
+    from conceptpatch.resolve import resolve
     from conceptpatch.trials import plan_trials
 
     keys = dict(seen=["en", "fr", "de", "es"], unseen=[], lexicon="cldr", pos=None,

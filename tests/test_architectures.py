@@ -11,8 +11,9 @@ import warnings
 
 import pytest
 import torch
-from conceptpatch.checkpoints import Checkpoint, check_architecture, decoder_layers
+from conceptpatch.engine.checkpoints import check_architecture, decoder_layers
 from conceptpatch.errors import CheckpointError
+from conceptpatch.sources.checkpoint import Checkpoint
 from torch import nn
 
 #: model_type -> extra config keys a tiny model of that family needs.

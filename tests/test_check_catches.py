@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from _tiny import dump_toml, suite_data, write_suite
 from conceptpatch.cli import main
-from conceptpatch.lexicon import Lexicon
-from conceptpatch.suite import load_suite
-from conceptpatch.tiny import build_tiny
+from conceptpatch.config.suite import load_suite
+from conceptpatch.lexicons import Lexicon
+from conceptpatch.sources.random import build_tiny
 
 #: Every test here runs against the session's tiny-suite cache, on one torch thread.
 pytestmark = pytest.mark.usefixtures("tiny_suite_env")

@@ -6,14 +6,10 @@ import shutil
 
 import pytest
 import torch
-from conceptpatch.checkpoints import (
-    Checkpoint,
-    decoder_layers,
-    load_checkpoint,
-    wrap_model,
-)
+from conceptpatch.engine.checkpoints import decoder_layers, load_checkpoint, wrap_model
 from conceptpatch.errors import CheckpointError, ConceptPatchError
-from conceptpatch.tiny import tiny_model, train_bpe
+from conceptpatch.sources.checkpoint import Checkpoint
+from conceptpatch.sources.random import tiny_model, train_bpe
 from torch import nn
 
 
@@ -150,7 +146,7 @@ def test_a_checkpoint_without_tokenizer_files_names_the_shared_tokenizer_key(tmp
 
 
 def test_the_suite_tokenizer_key_reaches_the_load(tmp_path):
-    from conceptpatch.suite import parse_suite
+    from conceptpatch.config.suite import parse_suite
 
     (tmp_path / "tok").mkdir()
     data = {"model": {"checkpoints": [{"path": "c"}], "tokenizer": "tok"},

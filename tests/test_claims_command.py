@@ -15,7 +15,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from conceptpatch.claimrun import claim_tests_dir
+from conceptpatch.claims_command import claim_tests_dir
 from conceptpatch.cli import main
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,9 +7,9 @@ from collections import Counter
 import pyarrow.parquet as pq
 import pytest
 from _tiny import SUITE, log_lines, start, suite_data, write_suite
-from conceptpatch import run as run_module
+from conceptpatch import compute as run_module
+from conceptpatch.config.suite import parse_suite
 from conceptpatch.results import Store, load_store
-from conceptpatch.suite import parse_suite
 
 ALL_SETTINGS = {"settings": ["seen", "target", "en_en", "self", "unpatched"]}
 KEYS = ["checkpoint", "setting", "layer", "trial"]

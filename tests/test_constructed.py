@@ -12,6 +12,8 @@ import pytest
 from _tiny import suite_data
 from conceptpatch import api
 from conceptpatch.cli import main
+from conceptpatch.compute import check_tokenizer, run_suite
+from conceptpatch.config.suite import parse_suite
 from conceptpatch.errors import ConceptPatchError, SuiteError
 from conceptpatch.lexicons import constructed
 from conceptpatch.lexicons.constructed import (
@@ -23,9 +25,8 @@ from conceptpatch.lexicons.constructed import (
 )
 from conceptpatch.lexicons.core import build, unpromptable
 from conceptpatch.provenance import departures
-from conceptpatch.run import check_tokenizer, run_suite
-from conceptpatch.suite import parse_suite, resolve, resolve_organism
-from conceptpatch.tiny import train_bpe
+from conceptpatch.resolve import resolve, resolve_organism
+from conceptpatch.sources.random import train_bpe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

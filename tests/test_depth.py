@@ -277,8 +277,8 @@ def _write_store(root: Path, table: pd.DataFrame) -> Path:
 @pytest.fixture
 def tiny_stores(tmp_path: Path, tiny_suite_env: Path) -> list[Path]:
     """The tiny random suite computed into two stores, models of 2 and 3 layers."""
-    from conceptpatch.run import run_suite
-    from conceptpatch.suite import load_suite
+    from conceptpatch.compute import run_suite
+    from conceptpatch.config.suite import load_suite
 
     stores = []
     for layers in (2, 3):

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 from _tiny import SUITE, suite_data, write_suite
-from conceptpatch import run as run_module
+from conceptpatch import compute as run_module
 from conceptpatch.cli import main
+from conceptpatch.config.suite import load_suite, parse_suite
 from conceptpatch.errors import StoreError
 from conceptpatch.results import Store, load_store
-from conceptpatch.suite import load_suite, parse_suite
 
 #: Every test here runs against the session's tiny-suite cache, on one torch thread.
 pytestmark = pytest.mark.usefixtures("tiny_suite_env")

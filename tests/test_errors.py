@@ -15,9 +15,11 @@ from typing import ClassVar
 import pytest
 import torch
 from _tiny import SUITE, dump_toml, suite_data, write_suite
-from conceptpatch import checkpoints as ckpts
-from conceptpatch.checkpoints import Checkpoint, decoder_layers, load_checkpoint
 from conceptpatch.cli import main
+from conceptpatch.config.suite import load_suite, parse_suite
+from conceptpatch.engine import checkpoints as ckpts
+from conceptpatch.engine.checkpoints import decoder_layers, load_checkpoint
+from conceptpatch.engine.positions import query_positions
 from conceptpatch.errors import (
     CheckpointError,
     ConceptPatchError,
@@ -26,10 +28,10 @@ from conceptpatch.errors import (
     StoreError,
     SuiteError,
 )
-from conceptpatch.lexicon import language, load_long_csv
-from conceptpatch.prompts import Pair, build_prompt, query_positions, sample_examples
+from conceptpatch.lexicons import language, load_long_csv
+from conceptpatch.prompts import Pair, build_prompt, sample_examples
 from conceptpatch.results import SCHEMA_VERSION
-from conceptpatch.suite import load_suite, parse_suite
+from conceptpatch.sources.checkpoint import Checkpoint
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -237,12 +239,12 @@ def test_cli_malformed_annotation_sheet(tmp_path, capsys):
 
 
 def test_cli_unexpected_failure_is_one_line_exit_1(tmp_path, capsys, monkeypatch):
-    import conceptpatch.suite
+    import conceptpatch.config.suite
 
     def broken(path):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(conceptpatch.suite, "load_suite", broken)
+    monkeypatch.setattr(conceptpatch.config.suite, "load_suite", broken)
     code, err = _cli(capsys, "check", str(tmp_path / "x.toml"))
     assert code == 1 and "internal error: RuntimeError: boom second line" in err
     assert "CONCEPTPATCH_DEBUG=1" in err
@@ -292,7 +294,7 @@ def test_too_few_concepts_for_k_examples():
 
 
 def test_layer_out_of_range_for_the_model():
-    from conceptpatch.run import suite_layers
+    from conceptpatch.compute import suite_layers
 
     suite = parse_suite(suite_data(patch={"layers": [0, 2]}))
     with pytest.raises(SuiteError) as err:
@@ -445,7 +447,7 @@ def test_check_offline_does_not_call_the_hub(tmp_path, capsys, monkeypatch):
 def fake_load(monkeypatch):
     """Record the kwargs of from_pretrained; return a tiny real model so wrapping works."""
     import transformers
-    from conceptpatch.tiny import tiny_model, train_bpe
+    from conceptpatch.sources.random import tiny_model, train_bpe
 
     seen: dict[str, dict] = {}
     tokenizer = train_bpe(["dog cat"], vocab_size=300)
@@ -480,7 +482,7 @@ def test_trust_remote_code_only_on_opt_in_with_a_warning(fake_load):
 
 
 def test_suite_opt_in_reaches_the_loader(tmp_path, fake_load, monkeypatch):
-    import conceptpatch.run as run
+    import conceptpatch.compute as run
 
     got = {}
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from _tiny import distinct_copy, dump_toml, suite_data
-from conceptpatch.checkpoints import Checkpoint
 from conceptpatch.cli import main
+from conceptpatch.config.suite import load_suite
 from conceptpatch.fingerprint import fingerprint, weight_problems
 from conceptpatch.results import Store
-from conceptpatch.suite import load_suite
+from conceptpatch.sources.checkpoint import Checkpoint
 
 from conftest import TINY_WORDS, write_long_csv
 

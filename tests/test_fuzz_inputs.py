@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from _tiny import dump_toml, suite_data
-from conceptpatch import run as run_module
+from conceptpatch import compute as run_module
 from conceptpatch.cli import main
-from conceptpatch.suite import load_suite
+from conceptpatch.config.suite import load_suite
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from _tiny import suite_data
 from conceptpatch.claims import regression
+from conceptpatch.config.suite import parse_suite
 from conceptpatch.errors import SuiteError
-from conceptpatch.suite import parse_suite
 
 
 def test_gate_keys_default_to_todays_window_and_margin():

@@ -21,9 +21,10 @@ pytest.importorskip("accelerate")
 
 import torch
 from _tiny import assert_loads_from_cache, reduced_suite
-from conceptpatch.checkpoints import load_checkpoint
 from conceptpatch.cli import main
-from conceptpatch.suite import load_suite, resolve
+from conceptpatch.config.suite import load_suite
+from conceptpatch.engine.checkpoints import load_checkpoint
+from conceptpatch.resolve import resolve
 from conceptpatch.trials import plan_trials
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("gemma")]  # one worker converts it once

@@ -16,10 +16,12 @@ import types
 from pathlib import Path
 
 import pytest
-from conceptpatch import gguf_source
-from conceptpatch.checkpoints import Checkpoint, load_checkpoint
+from conceptpatch.config.suite import parse_suite
+from conceptpatch.engine.checkpoints import load_checkpoint
 from conceptpatch.errors import CheckpointError
-from conceptpatch.suite import parse_suite, suite_checkpoints
+from conceptpatch.resolve import suite_checkpoints
+from conceptpatch.sources import gguf as gguf_source
+from conceptpatch.sources.checkpoint import Checkpoint
 
 gguf = pytest.importorskip("gguf")
 np = pytest.importorskip("numpy")

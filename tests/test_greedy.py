@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conceptpatch import greedy, patching
-from conceptpatch.capture import concept_latents
-from conceptpatch.checkpoints import Checkpoint, load_checkpoint, wrap_model
-from conceptpatch.greedy import HeadScreen, bound, head_screen, next_tokens
-from conceptpatch.patching import padding_mask, patched_sweep
-from conceptpatch.run import score_ids
+from conceptpatch.compute import score_ids
+from conceptpatch.engine import greedy, patching
+from conceptpatch.engine.capture import concept_latents
+from conceptpatch.engine.checkpoints import load_checkpoint, wrap_model
+from conceptpatch.engine.greedy import HeadScreen, bound, head_screen, next_tokens
+from conceptpatch.engine.patching import padding_mask, patched_sweep
+from conceptpatch.sources.checkpoint import Checkpoint
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

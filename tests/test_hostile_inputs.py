@@ -21,7 +21,7 @@ import pytest
 from _tiny import dump_toml, suite_data, write_suite
 from conceptpatch.annotate import ANNOTATIONS_FILE, KEY
 from conceptpatch.cli import main
-from conceptpatch.lexicon import Lexicon, load_lexicon
+from conceptpatch.lexicons import Lexicon, load_lexicon
 from conceptpatch.lexicons.core import MAX_WORD_CHARS, promptable
 from conceptpatch.prompts import Pair, build_prompt
 from conceptpatch.results import Store

@@ -7,7 +7,7 @@ repeats applied to a `RoomyLayer` and to a `DynamicLayer` leave the same keys an
 from __future__ import annotations
 
 import torch
-from conceptpatch.kvcache import RoomyLayer, buffer_like, roomy_cache
+from conceptpatch.engine.kvcache import RoomyLayer, buffer_like, roomy_cache
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers.cache_utils import DynamicLayer

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conceptpatch import patching
-from conceptpatch.capture import concept_latents
-from conceptpatch.checkpoints import Checkpoint, wrap_model
-from conceptpatch.ladder import unpatched_tail
-from conceptpatch.patching import POSITION_MODES, UNPATCHED, patched_sweep, width_of
-from conceptpatch.run import score_ids
+from conceptpatch.compute import score_ids
+from conceptpatch.engine import patching
+from conceptpatch.engine.capture import concept_latents
+from conceptpatch.engine.checkpoints import wrap_model
+from conceptpatch.engine.ladder import unpatched_tail
+from conceptpatch.engine.patching import UNPATCHED, patched_sweep, width_of
+from conceptpatch.sources.checkpoint import Checkpoint
+from conceptpatch.vocabulary import POSITION_MODES
 
 
 def _sweep_inputs(lm, lexicon, make_prompts, mode, n=5):

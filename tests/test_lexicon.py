@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conceptpatch.errors import ConceptPatchError, LexiconError
-from conceptpatch.lexicon import (
+from conceptpatch.lexicons import (
     MULTISIMLEX_LIST,
     Language,
     builtin_cldr,
@@ -163,7 +163,7 @@ def test_multisimlex_fixture_has_the_distributed_layout():
 
 
 def test_multisimlex_counts_after_each_step(caplog):
-    with caplog.at_level("INFO", logger="conceptpatch.lexicon"):
+    with caplog.at_level("INFO", logger="conceptpatch.lexicons"):
         lexicon = load_multisimlex(TRANSLATION_CSV)
     steps = {s["step"]: s for s in lexicon.meta["steps"]}
     assert [s["step"] for s in lexicon.meta["steps"]] == [

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import importlib
 
-import conceptpatch.lexicon as lexicon
+import conceptpatch.lexicons as lexicon
+from conceptpatch.config.suite import LEXICON_FORMATS
 from conceptpatch.lexicons.registry import BUILTIN_LOADERS, BUILTINS, FORMATS
-from conceptpatch.suite import LEXICON_FORMATS
 
 
 def test_suite_formats_are_the_registry() -> None:

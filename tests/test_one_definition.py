@@ -19,8 +19,8 @@ import conceptpatch.api as api
 import pandas as pd
 import pytest
 from conceptpatch import annotate, scoring, vocabulary
-from conceptpatch.claimrun import claim_tests_dir
 from conceptpatch.claims import common, synthetic_results
+from conceptpatch.claims_command import claim_tests_dir
 from conceptpatch.cli import main
 from conceptpatch.errors import SuiteError
 from conceptpatch.figures import common as figures
@@ -202,7 +202,8 @@ def test_a_table_without_its_suite_says_so_and_mixed_designs_are_refused(store):
 
 
 def test_concatenated_patch_tables_keep_their_design(tiny_dirs, tmp_path):
-    from conceptpatch.checkpoints import Checkpoint, load_checkpoint
+    from conceptpatch.engine.checkpoints import load_checkpoint
+    from conceptpatch.sources.checkpoint import Checkpoint
 
     lm = load_checkpoint(Checkpoint("m", path=str(tiny_dirs["llama"])))
     keys = dict(seen=["en", "fr", "de", "es"], layers=[0], trials=1,
@@ -212,7 +213,7 @@ def test_concatenated_patch_tables_keep_their_design(tiny_dirs, tmp_path):
     both = pd.concat(tables, ignore_index=True)
     assert "suite" not in both.attrs  # pandas drops attrs that differ
     suite = api.suite_of_table(both)
-    assert suite is not None and [c["name"] for c in suite.model["checkpoints"]] == ["s1", "s2"]
+    assert suite is not None and [c["name"] for c in suite.model.checkpoints] == ["s1", "s2"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "default design" warning: the design was found
         table = api.verdicts(both)

@@ -226,7 +226,7 @@ def test_tiny_layout(tiny: Path, tiny_root: Path) -> None:
 
 
 def test_tiny_lexicon_loads_with_the_engine(tiny: Path) -> None:
-    lexicon_mod = pytest.importorskip("conceptpatch.lexicon")
+    lexicon_mod = pytest.importorskip("conceptpatch.lexicons")
     manifest = json.loads((tiny / "manifest.json").read_text())
     names = {lang["code"]: lang["name"] for lang in manifest["languages"]}
     lexicon = lexicon_mod.load_long_csv(tiny / "lexicon.csv", names=names)

@@ -15,13 +15,14 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 import torch
-from conceptpatch import patching
-from conceptpatch.capture import concept_latents, encode, hidden_of, state_hooks
-from conceptpatch.checkpoints import LoadedModel
-from conceptpatch.lexicon import Lexicon
-from conceptpatch.patching import POSITION_MODES, UNPATCHED, patched_sweep, width_of
+from conceptpatch.compute import score_ids
+from conceptpatch.engine import patching
+from conceptpatch.engine.capture import concept_latents, encode, hidden_of, state_hooks
+from conceptpatch.engine.checkpoints import LoadedModel
+from conceptpatch.engine.patching import UNPATCHED, patched_sweep, width_of
+from conceptpatch.lexicons import Lexicon
 from conceptpatch.prompts import Prompt
-from conceptpatch.run import score_ids
+from conceptpatch.vocabulary import POSITION_MODES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

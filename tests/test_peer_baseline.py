@@ -24,9 +24,10 @@ def bench():
         import throughput
     finally:
         sys.path.remove(str(BENCH))
-    from conceptpatch.checkpoints import Checkpoint, wrap_model
-    from conceptpatch.lexicon import load_lexicon
-    from conceptpatch.tiny import _lexicon_texts, tiny_model, train_bpe
+    from conceptpatch.engine.checkpoints import wrap_model
+    from conceptpatch.lexicons import load_lexicon
+    from conceptpatch.sources.checkpoint import Checkpoint
+    from conceptpatch.sources.random import _lexicon_texts, tiny_model, train_bpe
     from conceptpatch.trials import plan_trials
 
     torch.set_num_threads(1)

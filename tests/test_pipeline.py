@@ -1,8 +1,8 @@
 """The first run of an organism suite trains and computes at once, with a serial run's results.
 
-`conceptpatch.pipeline.train_and_run` trains the organism in a second process and computes each
-checkpoint's units as it is written, then the rest in two processes. Checked on the ``tiny``
-organism against training first and computing after (`conceptpatch.run.run_suite`): the same
+`conceptpatch.train_and_compute.train_and_run` trains the organism in a second process and computes
+each checkpoint's units as it is written, then the rest in two processes. Checked on the ``tiny``
+organism against training first and computing after (`conceptpatch.compute.run_suite`): the same
 store, byte for byte, and the same organism (every file but the manifest's training time).
 """
 
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from conceptpatch import pipeline, run
+from conceptpatch import compute, train_and_compute
+from conceptpatch.config.suite import parse_suite
 from conceptpatch.files import file_mode
 from conceptpatch.organism import claim_training, organism_dir
 from conceptpatch.paths import ENV_CACHE
-from conceptpatch.suite import parse_suite
 
 SUITE = {
     "name": "tiny-organism", "seed": 0, "model": {"organism": "tiny", "device": "cpu"},
@@ -46,14 +46,15 @@ def _files(root: Path) -> dict[str, str]:
 def test_pipelined_first_run_equals_a_serial_one(tmp_path: Path, monkeypatch) -> None:
     suite = parse_suite(SUITE)
     monkeypatch.setenv(ENV_CACHE, str(tmp_path / "serial-cache"))
-    assert pipeline.needs_training(suite)
+    assert train_and_compute.needs_training(suite)
     torch.set_num_threads(2)  # a serial run on a 2-core machine: the organism still gets one
-    serial = run.run_suite(suite, tmp_path / "serial", progress=False)
+    serial = compute.run_suite(suite, tmp_path / "serial", progress=False)
     monkeypatch.setenv(ENV_CACHE, str(tmp_path / "pipe-cache"))
-    assert pipeline.needs_training(suite)
-    assert not pipeline.train_and_run(suite, tmp_path / "pipe", progress=False)  # tiny: serial
-    assert pipeline.train_and_run(suite, tmp_path / "pipe", progress=False, min_tokens=0)
-    assert not pipeline.needs_training(suite)
+    assert train_and_compute.needs_training(suite)
+    # the tiny organism trains on too few tokens to overlap: the serial way
+    assert not train_and_compute.train_and_run(suite, tmp_path / "pipe", progress=False)
+    assert train_and_compute.train_and_run(suite, tmp_path / "pipe", progress=False, min_tokens=0)
+    assert not train_and_compute.needs_training(suite)
     units = _files(tmp_path / "serial")
     assert len([u for u in units if u.endswith(".parquet")]) == 3 * len(serial["checkpoint"]
                                                                          .unique())
@@ -62,7 +63,7 @@ def test_pipelined_first_run_equals_a_serial_one(tmp_path: Path, monkeypatch) ->
         _files(tmp_path / "serial-cache" / "organism")
     weights = list((tmp_path / "pipe-cache").rglob("model.safetensors"))  # written 0600
     assert weights and {p.stat().st_mode & 0o777 for p in weights} == {file_mode()}
-    again = pipeline.run_pipelined(suite, tmp_path / "pipe", progress=False)  # all cached
+    again = train_and_compute.run_pipelined(suite, tmp_path / "pipe", progress=False)  # all cached
     assert again.equals(serial)
     leftovers = [p.name for p in (tmp_path / "pipe-cache" / "organism").iterdir()
                  if p.name.startswith(".")]
@@ -74,7 +75,8 @@ def test_the_runner_never_imports_the_pipeline() -> None:
     import subprocess
     import sys
 
-    code = "import sys, conceptpatch.run; print('conceptpatch.pipeline' in sys.modules)"
+    code = ("import sys, conceptpatch.compute;"
+            " print('conceptpatch.train_and_compute' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -91,13 +93,13 @@ def test_claim_training_is_exclusive_and_cleans_up(tmp_path: Path) -> None:
 def test_suites_without_an_organism_are_left_to_the_serial_path(tmp_path: Path) -> None:
     random = parse_suite({"name": "r", "model": {"random": "llama"},
                           "lexicon": {"builtin": "cldr"}, "languages": {"seen": ["en", "fr"]}})
-    assert not pipeline.needs_training(random)
-    assert not pipeline.train_and_run(random, tmp_path / "store", progress=False)
+    assert not train_and_compute.needs_training(random)
+    assert not train_and_compute.train_and_run(random, tmp_path / "store", progress=False)
 
 
 def test_the_child_entry_point_names_its_usage() -> None:
     with pytest.raises(SystemExit, match=r"usage: python -m conceptpatch\.pipeline train"):
-        pipeline.main(["bogus"])
+        train_and_compute.main(["bogus"])
 
 
 def test_a_failed_training_is_one_line_naming_the_fix(tmp_path: Path, monkeypatch) -> None:
@@ -110,10 +112,10 @@ def test_a_failed_training_is_one_line_naming_the_fix(tmp_path: Path, monkeypatc
                                 stdout=subprocess.PIPE, text=True)
 
     monkeypatch.setenv(ENV_CACHE, str(tmp_path / "cache"))
-    monkeypatch.setattr(pipeline, "_child", failing)
+    monkeypatch.setattr(train_and_compute, "_child", failing)
     suite = parse_suite(SUITE)
-    with pytest.raises(pipeline.OrganismTrainingError) as err:
-        pipeline.train_and_run(suite, tmp_path / "store", progress=False, min_tokens=0)
+    with pytest.raises(train_and_compute.OrganismTrainingError) as err:
+        train_and_compute.train_and_run(suite, tmp_path / "store", progress=False, min_tokens=0)
     message = str(err.value)
     assert "\n" not in message
     assert "ValueError: boom" in message
@@ -130,12 +132,12 @@ def test_organism_suites_compute_with_one_thread_on_any_machine() -> None:
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        with run.organism_threads(parse_suite(SUITE)):
-            assert torch.get_num_threads() == run.ORGANISM_THREADS == 1
+        with compute.organism_threads(parse_suite(SUITE)):
+            assert torch.get_num_threads() == compute.ORGANISM_THREADS == 1
         assert torch.get_num_threads() == 2
         random = parse_suite({"name": "r", "model": {"random": "llama"},
                               "lexicon": {"builtin": "cldr"}, "languages": {"seen": ["en"]}})
-        with run.organism_threads(random):
+        with compute.organism_threads(random):
             assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conceptpatch.claimrun import claim_tests_dir
+from conceptpatch.claims_command import claim_tests_dir
 
 pytest_plugins = ["pytester"]
 

@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 import torch
 from _tiny import write_suite
+from conceptpatch.compute import run_suite
+from conceptpatch.config.suite import load_suite
 from conceptpatch.report import pos_rate_records, render
+from conceptpatch.resolve import resolve
 from conceptpatch.results import claim_rows, conform, empty_table, exact_rate_by_pos
-from conceptpatch.run import run_suite
-from conceptpatch.suite import load_suite, resolve
 
 
 def _table(rows: list[tuple[str, str | None, str]]) -> pd.DataFrame:
@@ -55,7 +56,7 @@ def test_older_units_without_pos_read_as_untagged():
     assert "pos" in conform(frame).columns
 
 
-@pytest.mark.filterwarnings("ignore::conceptpatch.run.QueryPositionWarning")
+@pytest.mark.filterwarnings("ignore::conceptpatch.compute.QueryPositionWarning")
 def test_a_suite_over_nouns_and_verbs_of_the_builtin_list(tmp_path, monkeypatch):
     monkeypatch.setenv("CONCEPTPATCH_CACHE", str(tmp_path / "cache"))
     torch.set_num_threads(1)

@@ -9,20 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conceptpatch.capture import encode
-from conceptpatch.checkpoints import Checkpoint, wrap_model
+from conceptpatch.engine.capture import encode
+from conceptpatch.engine.checkpoints import wrap_model
+from conceptpatch.engine.positions import query_positions, word_token_spans
 from conceptpatch.errors import ConceptPatchError, PromptError
-from conceptpatch.lexicon import Language, Lexicon
-from conceptpatch.prompts import (
-    DEFAULT_TEMPLATE,
-    Pair,
-    Template,
-    build_prompt,
-    query_positions,
-    sample_examples,
-    word_token_spans,
-)
-from conceptpatch.tiny import tiny_model, train_bpe
+from conceptpatch.lexicons import Language, Lexicon
+from conceptpatch.prompts import DEFAULT_TEMPLATE, Pair, Template, build_prompt, sample_examples
+from conceptpatch.sources.checkpoint import Checkpoint
+from conceptpatch.sources.random import tiny_model, train_bpe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from _tiny import SUITE
+from conceptpatch.config.suite import parse_suite
 from conceptpatch.readdepth import (
     READ_THRESHOLD,
     ReadDepth,
@@ -14,7 +15,6 @@ from conceptpatch.readdepth import (
     suite_read_depth,
     word_self_suite,
 )
-from conceptpatch.suite import parse_suite
 
 
 def _table(changed: dict[int, list[bool]], unseen_changed: bool = True) -> pd.DataFrame:

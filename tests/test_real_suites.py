@@ -11,11 +11,12 @@ import huggingface_hub
 import pytest
 import tomllib
 from _tiny import dump_toml
-from conceptpatch import run
+from conceptpatch import compute
 from conceptpatch.cli import main
+from conceptpatch.config.suite import load_suite
 from conceptpatch.errors import SuiteError
-from conceptpatch.lexicon import MULTISIMLEX_URL
-from conceptpatch.suite import load_suite, missing_data, resolve
+from conceptpatch.lexicons import MULTISIMLEX_URL
+from conceptpatch.resolve import missing_data, resolve
 
 SUITES = sorted((Path(__file__).parents[1] / "suites").glob("*.toml"))
 REAL = [p for p in SUITES if p.stem in ("eurollm-1.7b", "bloom-560m", "olmo2-1b", "pythia-410m")]
@@ -287,9 +288,9 @@ def test_gpu_settings_reach_load_checkpoint(tmp_path, monkeypatch):
         calls.append((checkpoint.name, kwargs))
         raise Loaded
 
-    monkeypatch.setattr(run, "load_checkpoint", load)
+    monkeypatch.setattr(compute, "load_checkpoint", load)
     with pytest.raises(Loaded):
-        run.run_suite(load_suite(_write(tmp_path, data)), tmp_path / "store", progress=False)
+        compute.run_suite(load_suite(_write(tmp_path, data)), tmp_path / "store", progress=False)
     expected = {"dtype": "float16", "device": "cuda:1", "device_map": "auto",
                 "layers_path": "model.blocks", "tokenizer": None}
     assert calls == [("iter_0001000", {**expected, "trust_remote_code": True})]

@@ -18,16 +18,18 @@ from pathlib import Path
 import pytest
 import torch
 from _tiny import dump_toml, suite_data, write_suite
-from conceptpatch import patching
-from conceptpatch.capture import concept_latents, encode, group_mean, prompt_states
-from conceptpatch.checkpoints import Checkpoint, load_checkpoint, wrap_model
-from conceptpatch.lexicon import load_long_csv
-from conceptpatch.patching import UNPATCHED, patched_sweep
-from conceptpatch.prompts import Pair, build_prompt, quote_merges, word_token_spans
+from conceptpatch.compute import QueryPositionWarning, run_suite, score_ids
+from conceptpatch.config.suite import load_suite
+from conceptpatch.engine import patching
+from conceptpatch.engine.capture import concept_latents, encode, group_mean, prompt_states
+from conceptpatch.engine.checkpoints import load_checkpoint, wrap_model
+from conceptpatch.engine.patching import UNPATCHED, patched_sweep
+from conceptpatch.engine.positions import quote_merges, word_token_spans
+from conceptpatch.lexicons import load_long_csv
+from conceptpatch.prompts import Pair, build_prompt
 from conceptpatch.results import Store
-from conceptpatch.run import QueryPositionWarning, run_suite, score_ids
-from conceptpatch.suite import load_suite
-from conceptpatch.tiny import build_tiny, tiny_model, train_bpe
+from conceptpatch.sources.checkpoint import Checkpoint
+from conceptpatch.sources.random import build_tiny, tiny_model, train_bpe
 
 from conftest import random_prompts
 
@@ -96,7 +98,7 @@ def test_padding_logits_change_nothing(padded, tiny_lexicon):
     torch.testing.assert_close(boosted.p_first, plain.p_first)
 
 
-@pytest.mark.filterwarnings("ignore::conceptpatch.run.QueryPositionWarning")
+@pytest.mark.filterwarnings("ignore::conceptpatch.compute.QueryPositionWarning")
 def test_a_padded_tiny_model_runs_a_full_suite(tmp_path, monkeypatch):
     """The tiny random suite on a Llama padded by 64 ids: every unit computed, no IndexError."""
     monkeypatch.setenv("CONCEPTPATCH_CACHE", str(tmp_path / "cache"))

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conceptpatch import plots
+from conceptpatch import figures
 from conceptpatch.claims import MODULES, Design, World, simulate
 from conceptpatch.report import claim_sentence, sample_trials, write_report
 from conceptpatch.results import conform
@@ -187,15 +187,15 @@ def test_manual_labels_take_precedence_in_samples(results):
     assert groups["hypernym"]["count"] == int(
         ((labelled["layer"] >= 0) & (labelled["output"] == "toutou")).sum())
     assert all(t["manual"] and t["category"] == "synonym" for t in groups["hypernym"]["trials"])
-    assert (plots.outcome(labelled) == labelled["label"]).all()
+    assert (figures.outcome(labelled) == labelled["label"]).all()
 
 
 def test_plot_helpers_order_checkpoints_and_find_the_phase_boundary(results):
     shuffled = results.sample(frac=1.0, random_state=1)
-    assert plots.checkpoint_order(shuffled) == ["c0", "c100", "c1k", "c2k", "c4k"]
-    assert plots.phase_boundary(shuffled) == "c2k"
-    assert plots.phase_boundary(results[results["phase"] == 2]) is None
-    assert plots.best_layer(results) in (0, 1, 2)
+    assert figures.checkpoint_order(shuffled) == ["c0", "c100", "c1k", "c2k", "c4k"]
+    assert figures.phase_boundary(shuffled) == "c2k"
+    assert figures.phase_boundary(results[results["phase"] == 2]) is None
+    assert figures.best_layer(results) in (0, 1, 2)
 
 
 def test_report_write_replaces_an_existing_report(results, tmp_path: Path):
@@ -329,12 +329,12 @@ def test_benjamini_hochberg_is_computed_when_the_records_lack_it(results, tmp_pa
 def test_figures_show_the_declared_band(results):
     data = results.copy()
     data.loc[(data["layer"] == 0) & (data["setting"] == "seen"), "category"] = "exact"
-    assert plots.best_layer(data) == 0  # an early layer is the best overall ...
-    assert plots.band_best_layer(data, Design(band="mid")) in (1, 2)  # ... not in the band
-    assert plots.band_best_layer(data, Design(band=(3,))) == 3
-    heat = plots.layer_heatmap(data, seen_outputs=True, design=Design())
+    assert figures.best_layer(data) == 0  # an early layer is the best overall ...
+    assert figures.band_best_layer(data, Design(band="mid")) in (1, 2)  # ... not in the band
+    assert figures.band_best_layer(data, Design(band=(3,))) == 3
+    heat = figures.layer_heatmap(data, seen_outputs=True, design=Design())
     assert heat.png and "scaled by the model's depth (mid: layers 1–2 of 4" in heat.caption
-    assert plots.claim_curves(data, Design(early_fraction=0.5)).png
+    assert figures.claim_curves(data, Design(early_fraction=0.5)).png
 
 
 def test_read_depth_from_word_self_rows():
@@ -351,9 +351,9 @@ def test_read_depth_from_word_self_rows():
 
 
 def test_band_texts_follow_the_models_depth():
-    assert plots.band_spans(24) == "mid: layers 6–14 of 24, late: 16+ of 24"  # the paper's
-    assert plots.band_spans(18) == "mid: layers 5–10 of 18, late: 12+ of 18"
-    heat = plots.layer_heatmap(synthetic_results(n_layers=18, trials=2), seen_outputs=True,
+    assert figures.band_spans(24) == "mid: layers 6–14 of 24, late: 16+ of 24"  # the paper's
+    assert figures.band_spans(18) == "mid: layers 5–10 of 18, late: 12+ of 18"
+    heat = figures.layer_heatmap(synthetic_results(n_layers=18, trials=2), seen_outputs=True,
                                design=Design())
     assert "of 18" in heat.caption and "of 24)" not in heat.caption.replace("its 24", "")
 
@@ -371,8 +371,8 @@ def test_one_checkpoint_gets_layer_curves_by_output_language():
 
 
 def test_the_report_says_how_it_was_made_and_where_it_departs_from_the_paper(results, tmp_path):
+    from conceptpatch.config.suite import load_suite
     from conceptpatch.provenance import departures
-    from conceptpatch.suite import load_suite
 
     suites = Path(__file__).resolve().parents[1] / "suites"
     tiny = load_suite(suites / "tiny-random.toml")
@@ -394,30 +394,69 @@ def test_the_report_says_how_it_was_made_and_where_it_departs_from_the_paper(res
     assert any("source_pairs = 4" in line for line in lines)
 
 
-def test_sample_trials_show_the_expected_word_and_the_target_prompt():
-    from types import SimpleNamespace
-
-    from conceptpatch.report import _expected_and_prompt, _trial_context
-    from conceptpatch.run import suite_trials
-    from conceptpatch.suite import load_suite, resolve
+def test_sample_trials_show_the_expected_word_and_the_query_line_read_from_the_rows(tmp_path):
+    """Each sample's query line is rendered from its stored row alone (the recorded template, the
+    row's languages and D) and is the last line of the target prompt the run planned."""
+    from conceptpatch.compute import suite_trials
+    from conceptpatch.config.suite import load_suite
+    from conceptpatch.prompts import Template
+    from conceptpatch.report import _expected_and_query, _query_line
+    from conceptpatch.resolve import resolve
+    from conceptpatch.results import Store, StoreDesign
     from conceptpatch.trials import target_prompt
 
     suite = load_suite(Path(__file__).resolve().parents[1] / "suites" / "tiny-random.toml")
-    planned = suite_trials(resolve(suite))
-    rows = pd.DataFrame([{"trial": t.trial, "concept": t.concept,
-                          "target_concept": t.target_concept} for t in planned])
-    context = _trial_context(suite, rows)  # the pairings read back from the rows
-    assert context is not None
-    resolved, trials = context
-    assert list(trials.values()) == list(planned)
-    trial = next(iter(trials.values()))
-    row = SimpleNamespace(trial=trial.trial, concept=trial.concept,
-                          output_lang=trial.pair.output)
-    expected, prompt = _expected_and_prompt(context, row)
-    assert expected.split(" / ")[0] == resolved.lexicon.reference(trial.concept,
-                                                                 trial.pair.output)
-    assert prompt == target_prompt(resolved, trial).text and prompt.endswith('"')
-    assert _expected_and_prompt(None, row) == ("—", "")  # a report of a store: no suite
+    resolved = resolve(suite)
+    planned = suite_trials(resolved)
+    rows = pd.DataFrame([{
+        "checkpoint": "c", "step": 0, "layer": 1, "setting": "seen",
+        "input_lang": t.pair.input, "output_lang": t.pair.output, "concept": t.concept,
+        "target_concept": t.target_concept, "trial": t.trial, "output": f"o{t.trial}",
+        "category": "unrelated", "p_concept": 0.1} for t in planned])
+    lexicon, template = resolved.lexicon, suite.template
+    for trial, row in zip(planned, rows.itertuples(index=False), strict=True):
+        last = target_prompt(resolved, trial).text.split(template.separator)[-1]
+        assert _query_line(lexicon, template, row) == last and last.endswith('"')
+        expected, query = _expected_and_query(lexicon, template, row)
+        assert query == last
+        assert expected.split(" / ")[0] == lexicon.reference(trial.concept, trial.pair.output)
+
+    def shown(**kwargs):
+        groups = sample_trials(rows, per_category=len(rows), **kwargs)
+        return {t["output"]: t for g in groups for t in g["trials"]}
+
+    by_output = shown(suite=suite)  # the suite's lexicon and template
+    for trial in planned:
+        sample = by_output[f"o{trial.trial}"]
+        assert sample["query"] == target_prompt(resolved, trial).text.splitlines()[-1]
+        assert sample["expected"] != "—"
+    # the template the store's design records is the one the rows were computed with
+    other = Template('{input_word} ({input_name}) = {output_name}: "{output_word}"', " | ")
+    store = Store(tmp_path / "store").open()
+    store.bind(StoreDesign.of(dataclasses.replace(suite, template=other)))
+    recorded = dataclasses.replace(resolved, suite=dataclasses.replace(suite, template=other))
+    by_output = shown(suite=suite, store=store.root)
+    for trial in planned:
+        want = target_prompt(recorded, trial).text.split(" | ")[-1]
+        assert by_output[f"o{trial.trial}"]["query"] == want and " = " in want
+    # a report of a store alone (a dict, no Suite): no lexicon, nothing guessed
+    assert {(t["expected"], t["query"]) for t in shown(suite={"name": "x"}).values()} == {("—", "")}
+
+
+def test_the_report_never_plans_trials():
+    """The report reads the results store; it never reaches back into the trial plan."""
+    import ast
+
+    import conceptpatch.report as report
+
+    tree = ast.parse(Path(report.__file__).read_text(encoding="utf-8"))
+    modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not modules & {"conceptpatch.trials", "conceptpatch.compute", "conceptpatch.preflight"}
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    names |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert not names & {"plan_trials", "suite_trials", "target_prompt", "source_prompts"}
 
 
 def test_every_figure_drawn_offers_its_numbers_as_csv(simulated, results):
@@ -434,7 +473,7 @@ def test_every_figure_drawn_offers_its_numbers_as_csv(simulated, results):
     for link in links:
         table = pd.read_csv(io.StringIO(urllib.parse.unquote(link.replace("&amp;", "&"))))
         assert list(table.columns) == ["panel", "series", "x", "y_or_row", "value"] and len(table)
-    curves = plots.layer_curves(results, Design())
+    curves = figures.layer_curves(results, Design())
     drawn = pd.read_csv(io.StringIO(curves.data))
     pooled = drawn[drawn["series"] == "pooled"]["value"].to_numpy()
     rows = results[(results["setting"] == "seen") & results["output_seen"]

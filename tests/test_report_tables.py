@@ -8,13 +8,12 @@ from __future__ import annotations
 import io
 import re
 import urllib.parse
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from conceptpatch import plots
+from conceptpatch import figures
 from conceptpatch.claims import Design, synthetic_results
-from conceptpatch.report import _overview, _same_trial, build_records, write_report
+from conceptpatch.report import _overview, build_records, write_report
 from conceptpatch.results import conform
 from conceptpatch.vocabulary import CATEGORIES
 
@@ -41,12 +40,12 @@ def _csv(page: str, name: str) -> pd.DataFrame:
 
 
 FIGURES = {
-    "category_bars": lambda r: plots.category_bars(r),
-    "success_over_training": lambda r: plots.success_over_training(r),
-    "claim_curves": lambda r: plots.claim_curves(r, Design()),
-    "phase_two_bars": lambda r: plots.phase_two_bars(r, Design()),
-    "unseen_bars": lambda r: plots.unseen_bars(r, Design()),
-    "language_rates": lambda r: plots.language_rates(r, Design()),
+    "category_bars": lambda r: figures.category_bars(r),
+    "success_over_training": lambda r: figures.success_over_training(r),
+    "claim_curves": lambda r: figures.claim_curves(r, Design()),
+    "phase_two_bars": lambda r: figures.phase_two_bars(r, Design()),
+    "unseen_bars": lambda r: figures.unseen_bars(r, Design()),
+    "language_rates": lambda r: figures.language_rates(r, Design()),
 }
 
 
@@ -112,16 +111,6 @@ def test_categories_by_layer_count_every_row_once(results, page):
     got = table.pivot_table(index=["setting", "layer"], columns="category", values="count")
     assert (got[want.columns].to_numpy() == want.to_numpy()).all()
     assert ">Outcome categories by layer</h3>" in page
-
-
-def test_a_replanned_trial_shows_a_prompt_only_for_the_stored_row():
-    trial = SimpleNamespace(concept="dog", target_concept="cat",
-                            pair=SimpleNamespace(input="en", output="fr"))
-    row = SimpleNamespace(concept="dog", target_concept="cat", input_lang="en", output_lang="fr")
-    assert _same_trial(trial, row)
-    assert not _same_trial(trial, SimpleNamespace(**{**vars(row), "target_concept": "cow"}))
-    assert not _same_trial(trial, SimpleNamespace(**{**vars(row), "output_lang": "de"}))
-    assert not _same_trial(None, row)
 
 
 def test_layer_lines_break_across_layers_nobody_computed():

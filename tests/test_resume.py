@@ -15,10 +15,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from _tiny import SUITE, kill, log_lines, start, suite_data, wait_for, write_suite
+from conceptpatch import compute as run_module
 from conceptpatch import results as results_module
-from conceptpatch import run as run_module
+from conceptpatch.config.suite import parse_suite
 from conceptpatch.results import Store, load_store
-from conceptpatch.suite import parse_suite
 
 #: Five units (one per setting) so kills land between and inside units.
 ALL_SETTINGS = {"settings": ["seen", "target", "en_en", "self", "unpatched"]}

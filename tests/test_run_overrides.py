@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from _tiny import write_suite
-from conceptpatch import run
+from conceptpatch import compute
 from conceptpatch.cli import main
 from conceptpatch.results import load_store
 
@@ -15,7 +15,7 @@ def no_load(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a dry run loaded a model")
 
-    monkeypatch.setattr(run, "load_checkpoint", refuse)
+    monkeypatch.setattr(compute, "load_checkpoint", refuse)
 
 
 def test_dry_run_lists_units_with_the_overrides_and_loads_nothing(tmp_path, capsys, no_load,

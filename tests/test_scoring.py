@@ -8,7 +8,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from conceptpatch.lexicon import Language, Lexicon
+from conceptpatch.lexicons import Language, Lexicon
 from conceptpatch.scoring import CATEGORIES, categorize, normalize
 from hypothesis import given, settings
 from hypothesis import strategies as st

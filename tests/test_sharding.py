@@ -1,14 +1,15 @@
-"""Sharded runs: n shards of a suite write one store equal, row for row, to an unsharded run."""
+"""Sharded runs: n shards of a suite write one store equal, row for row, to an unsharded compute."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 from _tiny import write_suite
-from conceptpatch import run
+from conceptpatch import compute
 from conceptpatch.cli import main
+from conceptpatch.config.suite import load_suite
+from conceptpatch.resolve import resolve
 from conceptpatch.results import load_store
-from conceptpatch.suite import load_suite, resolve
 
 SETTINGS = {"settings": ["seen", "en_en", "unpatched"]}
 KEYS = ["checkpoint", "setting", "layer", "trial"]
@@ -20,7 +21,7 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory):
-    """A store written by shards 0/2 and 1/2 (two CLI runs) and one written by a single run."""
+    """A store written by shards 0/2 and 1/2 (two CLI runs) and one written by a single compute."""
     tmp = tmp_path_factory.mktemp("sharding")
     suite = write_suite(tmp, patch=SETTINGS)
     merged, single = tmp / "merged", tmp / "single"
@@ -33,14 +34,15 @@ def stores(tmp_path_factory):
 def test_shards_partition_the_units_deterministically(tmp_path):
     suite = load_suite(write_suite(tmp_path, patch=SETTINGS))
     resolved = resolve(suite, build=False)
-    every = [(u.checkpoint.name, u.setting) for u in run.plan_units(resolved)]
+    every = [(u.checkpoint.name, u.setting) for u in compute.plan_units(resolved)]
     for n in (1, 2, 3, 5):
         shards = [
-            [(u.checkpoint.name, u.setting) for u in run.plan_units(resolved, shard=(i, n))]
+            [(u.checkpoint.name, u.setting) for u in compute.plan_units(resolved, shard=(i, n))]
             for i in range(n)
         ]
         again = [
-            [(u.checkpoint.name, u.setting) for u in run.plan_units(resolve(suite, False), None, s)]
+            [(u.checkpoint.name, u.setting)
+             for u in compute.plan_units(resolve(suite, False), None, s)]
             for s in ((i, n) for i in range(n))
         ]
         assert shards == again  # the same split in every process
@@ -61,8 +63,8 @@ def test_the_merged_store_is_complete_for_claims_and_report(stores, monkeypatch,
     def refuse(*args, **kwargs):
         raise AssertionError("a merged store needs no computation")
 
-    monkeypatch.setattr(run, "load_checkpoint", refuse)  # what `pytest claims/ --store` runs
-    table = run.run_suite(load_suite(suite), merged, progress=False)
+    monkeypatch.setattr(compute, "load_checkpoint", refuse)  # what `pytest claims/ --store` runs
+    table = compute.run_suite(load_suite(suite), merged, progress=False)
     pd.testing.assert_frame_equal(_sorted(table), _sorted(load_store(single)))
     assert main(["report", str(merged), "--out", str(tmp_path / "report")]) == 0
     assert any((tmp_path / "report").iterdir())

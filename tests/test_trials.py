@@ -13,11 +13,12 @@ import itertools
 from pathlib import Path
 
 import pytest
+from conceptpatch.compute import check_tokenizer, run_unit, suite_trials
+from conceptpatch.config.suite import load_suite, parse_suite
 from conceptpatch.errors import SuiteError
 from conceptpatch.prompts import Pair
-from conceptpatch.run import check_tokenizer, run_unit, suite_trials
-from conceptpatch.suite import load_suite, parse_suite, resolve
-from conceptpatch.tiny import _lexicon_texts, train_bpe
+from conceptpatch.resolve import resolve
+from conceptpatch.sources.random import _lexicon_texts, train_bpe
 from conceptpatch.trials import (
     PIVOT,
     check_design,
@@ -142,7 +143,7 @@ def test_the_settings_are_clap_s(planned):
 
 def test_tgt_tgt_is_an_identity_patch_and_self_skips_english(tmp_path):
     """Patching the target prompt with its own latent changes no answer at any layer."""
-    from conceptpatch.checkpoints import load_checkpoint
+    from conceptpatch.engine.checkpoints import load_checkpoint
 
     resolved = resolve(_suite(trials=3))
     lm = load_checkpoint(resolved.checkpoints[0], dtype="float64")
@@ -158,7 +159,7 @@ def test_tgt_tgt_is_an_identity_patch_and_self_skips_english(tmp_path):
 
 def test_a_checkpoint_with_another_tokenizer_is_refused():
     resolved = resolve(_suite(trials=40))
-    lm = __import__("conceptpatch.checkpoints", fromlist=["x"]).load_checkpoint(
+    lm = __import__("conceptpatch.engine.checkpoints", fromlist=["x"]).load_checkpoint(
         resolved.checkpoints[0])
     trials = suite_trials(resolved)
     check_tokenizer(lm, resolved, trials)  # its own tokenizer: fine
@@ -218,8 +219,8 @@ def test_setting_work_counts_distinct_source_prompts(planned):
 
 def test_a_pairings_source_prompts_run_once_for_all_its_target_pairs(monkeypatch):
     """One unit runs each distinct source prompt once, though every target pair averages it."""
-    from conceptpatch import capture
-    from conceptpatch.checkpoints import load_checkpoint
+    from conceptpatch.engine import capture
+    from conceptpatch.engine.checkpoints import load_checkpoint
 
     resolved = resolve(_suite(trials=4))
     lm = load_checkpoint(resolved.checkpoints[0])

@@ -23,8 +23,8 @@ import pytest
 import torch
 from _tiny import dump_toml, env, log_lines, suite_data
 from conceptpatch.cli import main
-from conceptpatch.suite import load_suite
-from conceptpatch.tiny import build_tiny
+from conceptpatch.config.suite import load_suite
+from conceptpatch.sources.random import build_tiny
 from conceptpatch.watch import incomplete
 from safetensors.torch import load_file, save
 
@@ -37,7 +37,7 @@ import os, sys, time
 import torch
 torch.set_num_threads(1)
 import conceptpatch.results as results
-import conceptpatch.run as run
+import conceptpatch.compute as run
 
 LOG, HOLD = os.environ["CP_LOG"], os.environ.get("CP_HOLD", "")
 

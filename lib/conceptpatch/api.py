@@ -26,12 +26,13 @@ from typing import Any
 import pandas as pd
 from torch import nn
 
-from conceptpatch.checkpoints import wrap_model
 from conceptpatch.claims import MODULES, Design
+from conceptpatch.compute import run_unit
+from conceptpatch.config.suite import Suite, parse_suite
+from conceptpatch.engine.checkpoints import wrap_model
 from conceptpatch.errors import SuiteError
 from conceptpatch.report import write_report
-from conceptpatch.run import run_unit
-from conceptpatch.suite import Suite, parse_suite, resolve
+from conceptpatch.resolve import resolve
 from conceptpatch.tables import claim_table, final_verdicts
 from conceptpatch.trials import plan_trials
 
@@ -123,14 +124,16 @@ def _merged(suites: list[Suite]) -> Suite:
     """One suite for the tables of several ``patch`` calls of one design: their checkpoints."""
     if len(suites) == 1:
         return suites[0]
-    if len({repr(dict(s.claims)) for s in suites}) > 1:
+    if len({s.claims for s in suites}) > 1:
         raise SuiteError("the results table joins patch() tables whose suites declare different "
                          "[claims]: pass suite= (or design=) to say which design to test")
     names = {s.name for s in suites}
     first = suites[0]
-    checkpoints = [c for s in suites for c in s.model.get("checkpoints", ())]
+    checkpoints = tuple(c for s in suites for c in s.model.checkpoints)
+    given = tuple(dict.fromkeys((*first.model.given, "checkpoints")))
+    model = dataclasses.replace(first.model, checkpoints=checkpoints, given=given)
     return dataclasses.replace(first, name=first.name if len(names) == 1 else "in-memory",
-                               model={**first.model, "checkpoints": checkpoints})
+                               model=model)
 
 
 def suite_of_table(results: pd.DataFrame, suite: Suite | None = None) -> Suite | None:

@@ -18,10 +18,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, NoReturn
 
+from conceptpatch.config.suite import Suite
 from conceptpatch.errors import CheckpointError, ConceptPatchError
 from conceptpatch.files import write_problem
 from conceptpatch.paths import default_store
-from conceptpatch.runplan import layers_arg, list_arg
+from conceptpatch.preflight import layers_arg, list_arg
+from conceptpatch.provenance import conceptpatch_version
+from conceptpatch.sources.checkpoint import Checkpoint
+from conceptpatch.sources.kinds import kind_of
 
 __all__ = ["default_store", "main"]
 
@@ -51,8 +55,8 @@ def _store_arg(text: str) -> Path:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from conceptpatch.pipeline import run_pipelined
-    from conceptpatch.runplan import dry_run, preflight, with_overrides
+    from conceptpatch.preflight import dry_run, preflight, with_overrides
+    from conceptpatch.train_and_compute import run_pipelined
 
     suite = with_overrides(args.suite, device=args.device, dtype=args.dtype, trials=args.trials,
                            layers=args.layers, settings=args.settings)
@@ -97,23 +101,23 @@ def _resume_command(args: argparse.Namespace, store: Path | str) -> str:
     return " ".join(parts)
 
 
-def _suite_axes(suite: Any, checkpoints: Sequence[Any]) -> Any:
+def _suite_axes(suite: Suite, checkpoints: Sequence[Any]) -> Any:
     """The claims' axes of a suite before any compute, with the layer count where it is known
     (the one definition of what is testable reads them: `conceptpatch.claims.testable`)."""
     from conceptpatch.claims import axes_from_suite
 
-    if not checkpoints and "random" in suite.model:  # built on first run: one checkpoint
+    if not checkpoints and suite.model.random is not None:  # built on first run: one checkpoint
         checkpoints = (SimpleNamespace(name="random", step=0, tokens=0, phase=1),)
     view = SimpleNamespace(checkpoints=checkpoints, suite=suite, seen=suite.seen,
                            unseen=suite.unseen, settings=suite.settings)
     return axes_from_suite(view, n_layers=_layer_count(suite, checkpoints))
 
 
-def _layer_count(suite: Any, checkpoints: Sequence[Any]) -> int | None:
+def _layer_count(suite: Suite, checkpoints: Sequence[Any]) -> int | None:
     """The model's decoder layers where known without loading weights: a random model's, a
     local config.json's, a GGUF header's, a hub config.json already cached; else None."""
-    if "random" in suite.model:
-        return int(suite.model.get("random_layers", 4))
+    if suite.model.random is not None:
+        return suite.model.random_layers
     for c in checkpoints:
         found = _checkpoint_layers(suite, c)
         if found is not None:
@@ -121,36 +125,9 @@ def _layer_count(suite: Any, checkpoints: Sequence[Any]) -> int | None:
     return None
 
 
-def _checkpoint_layers(suite: Any, c: Any) -> int | None:
+def _checkpoint_layers(suite: Suite, c: Checkpoint) -> int | None:
     """One checkpoint's decoder layers from what is on disk (None: not known offline)."""
-    from conceptpatch.gguf_source import gguf_layer_count
-
-    if getattr(c, "is_gguf", False):
-        return gguf_layer_count(c.gguf, c.gguf_package)
-    if c.path is not None and (Path(c.path) / "config.json").is_file():
-        from conceptpatch.checkpoints import check_architecture
-
-        try:
-            return check_architecture(c, suite.model.get("layers_path"),
-                                      bool(suite.model.get("trust_remote_code", False)))
-        except ConceptPatchError:
-            return None
-    if c.hub is not None:
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(c.hub, "config.json", revision=c.revision)
-        return _config_layers(json.loads(Path(cached).read_text())) if isinstance(
-            cached, str) else None
-    return None
-
-
-def _config_layers(config: dict[str, Any]) -> int | None:
-    """The layer count a config.json declares (its text model's, for a multimodal one)."""
-    for key in ("num_hidden_layers", "n_layer", "num_layers"):
-        if isinstance(config.get(key), int):
-            return int(config[key])
-    text = config.get("text_config")
-    return _config_layers(text) if isinstance(text, dict) else None
+    return kind_of(c).layer_count(c)
 
 
 def _print_testable(axes: Any, out_of_reach: dict[str, str]) -> None:
@@ -172,10 +149,10 @@ def _print_testable(axes: Any, out_of_reach: dict[str, str]) -> None:
               "downloaded; `conceptpatch check` again once it is)")
 
 
-def _local_problems(suite: Any, checkpoints: Sequence[Any]) -> list[str]:
-    """Offline problems of the local checkpoints, as `conceptpatch.runplan.checkpoint_problems`
+def _local_problems(suite: Suite, checkpoints: Sequence[Any]) -> list[str]:
+    """Offline problems of the local checkpoints, as `conceptpatch.preflight.checkpoint_problems`
     finds them: missing folder or config.json, pickle-only, unknown arch, custom code, layers."""
-    from conceptpatch.runplan import checkpoint_problems
+    from conceptpatch.preflight import checkpoint_problems
 
     return checkpoint_problems(suite, checkpoints)
 
@@ -248,14 +225,9 @@ def _raise_problems(problems: list[str]) -> None:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     """Validate a suite offline; missing local data (lexicon file, globbed dirs) are warnings."""
-    from conceptpatch.suite import (
-        MissingData,
-        OrganismNotTrained,
-        load_suite,
-        missing_data,
-        resolve,
-        suite_checkpoints,
-    )
+    from conceptpatch.config.suite import load_suite
+    from conceptpatch.errors import MissingData, OrganismNotTrained
+    from conceptpatch.resolve import missing_data, resolve, suite_checkpoints
     from conceptpatch.trials import count_trials
 
     suite = load_suite(args.suite)
@@ -270,7 +242,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if resolved is not None:
         checkpoints, trials = resolved.checkpoints, count_trials(resolved)
     else:
-        random = "random" in suite.model
+        random = suite.model.random is not None
         checkpoints, trials = (() if random else suite_checkpoints(suite, True)), None
     from conceptpatch.results import clash_problems
 
@@ -284,7 +256,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     _raise_problems(problems)
     for warning in warnings:
         print(f"  warning: {warning}", file=sys.stderr)
-    if suite.model.get("trust_remote_code"):
+    if suite.model.trust_remote_code:
         print(
             "  warning: trust_remote_code = true: loading runs code from the model repositories",
             file=sys.stderr,
@@ -297,13 +269,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"  departure: {suite.constructed.describe()}")
     if resolved is not None:
         lexicon = resolved.lexicon
-        pos = f" (pos {suite.lexicon['pos']})" if "pos" in suite.lexicon else ""
+        given = suite.lexicon.to_dict()  # as written: a name or a list of them
+        pos = f" (pos {given['pos']})" if "pos" in given else ""
         from conceptpatch.lexicons.core import dropped_words
 
         dropped = f"; {dropped_words(lexicon)}" if dropped_words(lexicon) else ""
         print(f"  lexicon: {lexicon.name}, {len(lexicon.concepts)} complete concepts{pos}{dropped}")
     else:
-        print(f"  lexicon: {suite.lexicon.get('path')} (missing, see the warning)")
+        print(f"  lexicon: {suite.lexicon.path} (missing, see the warning)")
     layers = "all" if suite.layers is None else ", ".join(map(str, suite.layers))
     print(f"  settings: {', '.join(suite.settings)}; layers: {layers}; position: {suite.position}")
     if trials is not None:
@@ -335,20 +308,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
     _print_testable(axes, out_of_reach)
     model = suite.model
     print(
-        f"  model: dtype {suite.dtype}, device {suite.device}, device_map"
-        f" {model.get('device_map', '-')}, batch_size {model.get('batch_size', 'auto')}"
+        f"  model: dtype {model.dtype}, device {model.device}, device_map"
+        f" {model.device_map or '-'}, batch_size {model.batch_size}"
     )
     for c in checkpoints:
-        where = (f"hub {c.hub}@{c.revision or 'main'}" if c.hub else
-                 f"GGUF package {c.gguf_package}" if c.gguf_package else
-                 f"GGUF {c.gguf}" if c.gguf else c.path)
-        print(f"  - {c.name}: step {c.step}, tokens {c.tokens}, phase {c.phase} ({where})")
+        print(f"  - {c.name}: step {c.step}, tokens {c.tokens}, phase {c.phase}"
+              f" ({kind_of(c).describe(c)})")
     if args.online:
         print("  hub: every revision exists and has safetensors weights")
     elif any(c.hub is not None for c in checkpoints):
         print("  hub revisions not verified offline: `conceptpatch check --online` checks them")
     if args.store is not None:
-        from conceptpatch.runplan import dry_run
+        from conceptpatch.preflight import dry_run
 
         dry_run(suite, args.store, heading="store units of", resolved=resolved)
         from conceptpatch.fingerprint import weight_problems
@@ -362,7 +333,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_claims(args: argparse.Namespace) -> int:
-    from conceptpatch.claimrun import run_claims
+    from conceptpatch.claims_command import run_claims
 
     return run_claims(
         args.suite, args.store, new_checkpoint=args.new_checkpoint, report=args.report,
@@ -383,7 +354,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
 
 def _add_watch(sub: Any) -> None:
     """The ``watch`` subcommand: compute and gate each new checkpoint of a glob suite."""
-    from conceptpatch.claimrun import INCONCLUSIVE
+    from conceptpatch.claims_command import INCONCLUSIVE
     from conceptpatch.watch import POLL, SETTLE, seconds_arg
 
     watch = sub.add_parser(
@@ -414,18 +385,6 @@ def _add_watch(sub: Any) -> None:
     watch.set_defaults(func=_cmd_watch)
 
 
-def _version() -> str:
-    """The installed distribution's version (the source tree's when not installed)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("conceptpatch")
-    except PackageNotFoundError:
-        from conceptpatch import __version__
-
-        return __version__
-
-
 _CLAIMS_EPILOG = """exit status:
   0    every claim case's verdict is as expected: supported, the verdict its [[expect]]
        entry declares, or inconclusive under --inconclusive pass (the default)
@@ -451,7 +410,7 @@ def _add_design_overrides(parser: argparse.ArgumentParser) -> None:
 
 def _add_claims(sub: Any) -> None:
     """The ``claims`` subcommand: the packaged claim tests on a suite, from any directory."""
-    from conceptpatch.claimrun import INCONCLUSIVE
+    from conceptpatch.claims_command import INCONCLUSIVE
 
     claims = sub.add_parser(
         "claims", help="test the paper's claims on a suite's results (a CI gate)",
@@ -591,7 +550,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
     config = {"store": str(Path(args.store).resolve()), "suite": name,
               "suite_hash": ",".join(sorted(set(table["suite_hash"].astype(str)))),
               "verdicts": None if args.verdicts is None else str(args.verdicts.resolve()),
-              "conceptpatch": _version()}
+              "conceptpatch": conceptpatch_version()}
     folder = tracking.log_to_wandb(
         values, project=args.project, run_name=name, dir=out,
         mode="offline" if args.offline else None,
@@ -615,8 +574,8 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
 
 
 def _cmd_readdepth(args: argparse.Namespace) -> int:
+    from conceptpatch.config.suite import load_suite
     from conceptpatch.readdepth import suite_read_depth
-    from conceptpatch.suite import load_suite
 
     if args.quiet:
         _quiet()
@@ -651,7 +610,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="conceptpatch", description="Cross-lingual concept patching over LM checkpoints."
     )
     parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {_version()}",
+        "--version", action="version", version=f"%(prog)s {conceptpatch_version()}",
         help="print the conceptpatch version and exit",
     )
     sub = parser.add_subparsers(dest="command", required=True)

@@ -18,7 +18,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import jinja2
 import pandas as pd
@@ -26,6 +25,7 @@ import pandas as pd
 from conceptpatch.depth import EDGES, Comparison, ModelInput
 from conceptpatch.errors import ConceptPatchError
 from conceptpatch.files import atomic_write
+from conceptpatch.numbers import MISSING, cell, p_cell
 
 __all__ = ["Source", "inputs", "model_table", "sources", "store_label", "write_comparison"]
 
@@ -68,8 +68,8 @@ def sources(paths: Sequence[str | Path], labels: Sequence[str] | None = None,
 
 def _suite_store(path: Path) -> tuple[Path, str]:
     """A suite's default store and its name; refused when nothing was computed there."""
+    from conceptpatch.config.suite import load_suite
     from conceptpatch.paths import default_store
-    from conceptpatch.suite import load_suite
 
     suite = load_suite(path)
     store = default_store(suite.name, suite.settings_hash())
@@ -108,23 +108,10 @@ def inputs(given: Sequence[Source]) -> list[ModelInput]:
 # ---- the page and its files ------------------------------------------------------------------
 
 
-def _number(value: Any, digits: int = 3) -> str:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return "—"
-    return "—" if not math.isfinite(x) else f"{x:.{digits}f}"
-
-
 def _interval(value: float, low: float, high: float) -> str:
-    text = _number(value)
-    return text if text == "—" or not math.isfinite(low) else \
-        f"{text} [{_number(low)}, {_number(high)}]"
-
-
-def _pvalue(value: Any) -> str:
-    text = _number(value)
-    return text if text == "—" else "< 0.0001" if float(value) < 1e-4 else f"{float(value):.3g}"
+    text = cell(value)
+    return text if text == MISSING or not math.isfinite(low) else \
+        f"{text} [{cell(low)}, {cell(high)}]"
 
 
 def model_table(comparison: Comparison) -> pd.DataFrame:
@@ -166,7 +153,7 @@ def _model_records(comparison: Comparison) -> list[dict[str, str]]:
             **{e: _interval(m.edge(e).value, m.edge(e).low, m.edge(e).high) for e in EDGES},
             "peak": f"{_interval(m.peak.value, m.peak.low, m.peak.high)} at layer"
                     f" {m.peak_layer}",
-            "floor": _number(m.floor.value),
+            "floor": cell(m.floor.value),
             "clear_band": "yes" if m.clear else "no",
             "translation": _interval(m.translation.value, m.translation.low,
                                      m.translation.high),
@@ -184,9 +171,9 @@ def _test_records(comparison: Comparison) -> list[dict[str, str]]:
             "models": f"{r['model_a']} − {r['model_b']}" if pair else str(r["model_a"]),
             "edge": str(r["edge"]),
             "difference": _interval(r["difference"], r["low"], r["high"]) if pair else "",
-            "se": _number(r["se"]) if pair else "",
-            "statistic": _number(r["statistic"], 2), "df": str(r["df"]),
-            "p": _pvalue(r["p"]), "draws": str(r["draws"]), "reading": str(r["reading"]),
+            "se": cell(r["se"]) if pair else "",
+            "statistic": cell(r["statistic"], 2), "df": str(r["df"]),
+            "p": p_cell(r["p"]), "draws": str(r["draws"]), "reading": str(r["reading"]),
         })
     return out
 

@@ -31,7 +31,7 @@ __all__ = [
 #: The ``config.json`` keys that give a model's positions, in the order they are trusted.
 POSITION_KEYS = ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length",
                  "seq_length")
-#: The positions of the tiny random models (`conceptpatch.tiny`), before one is built.
+#: The positions of the tiny random models (`conceptpatch.sources.random`), before one is built.
 TINY_POSITIONS = 1024
 #: Prompts tokenized when the longest is looked for: the longest ones by characters.
 _CANDIDATES = 16
@@ -112,12 +112,12 @@ def check_fits(prompts: Iterable[str], tokenizer: Any | None, max_new_tokens: in
 
 def _local_tokenizer(resolved: Any, folder: Path) -> Any | None:
     """The first checkpoint's tokenizer when it loads from local files alone; else None."""
-    shared = resolved.suite.model.get("tokenizer")
+    shared = resolved.suite.model.tokenizer
     if shared is not None and not Path(shared).is_dir():
         return None
     if not any((folder / name).exists() for name in ("tokenizer.json", "tokenizer_config.json")):
         return None
-    from conceptpatch.checkpoints import load_tokenizer
+    from conceptpatch.tokenizer import load_tokenizer
 
     try:
         return load_tokenizer(resolved.checkpoints[0], **resolved.suite.load_options)
@@ -136,7 +136,7 @@ def _positions(resolved: Any) -> tuple[int | None, str, Path | None]:
             continue
         first = folder if i == 0 else first
         value = config_positions(folder)
-        if value is None and "random" in resolved.suite.model and not folder.exists():
+        if value is None and resolved.suite.model.random is not None and not folder.exists():
             value = TINY_POSITIONS  # the tiny model `conceptpatch run` builds
         if value is not None:
             found.append((value, c.name))

@@ -17,12 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from conceptpatch.checkpoints import Checkpoint
+    from conceptpatch.sources.checkpoint import Checkpoint
 
 __all__ = ["cached_sha256", "fingerprint", "short", "weight_files", "weight_problems"]
 
-#: The weight files of a checkpoint folder: what `load_checkpoint` reads (safetensors only).
-WEIGHT_GLOB = "*.safetensors"
 _BLOB = re.compile(r"[0-9a-f]{64}")
 
 
@@ -70,36 +68,12 @@ def cached_sha256(path: Path, index: Path | None = None) -> str:
     return str(known[key])
 
 
-def _hub_folder(checkpoint: Checkpoint) -> Path | None:
-    """The local snapshot folder of a hub checkpoint, if it is in the Hugging Face cache."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return None
-    found = try_to_load_from_cache(str(checkpoint.hub), "config.json",
-                                   revision=checkpoint.revision)
-    return Path(found).parent if isinstance(found, str) else None
-
-
 def weight_files(checkpoint: Checkpoint) -> list[Path] | None:
     """The files holding ``checkpoint``'s weights here, or None where they are not on this
     machine (a folder deleted after computing, a hub checkpoint not in the local cache)."""
-    if checkpoint.gguf is not None:
-        return [Path(checkpoint.gguf)] if Path(checkpoint.gguf).is_file() else None
-    if checkpoint.gguf_package is not None:
-        from conceptpatch.gguf_source import gguf_file
-        from conceptpatch.paths import cache_root
+    from conceptpatch.sources.kinds import kind_of  # the kinds' GGUF cache keys hash through here
 
-        try:
-            return [gguf_file(checkpoint.name, None, checkpoint.gguf_package,
-                              cache_root() / "gguf")]
-        except Exception:  # the package is not installed here: nothing to fingerprint
-            return None
-    folder = Path(checkpoint.path) if checkpoint.path is not None else _hub_folder(checkpoint)
-    if folder is None or not folder.is_dir():
-        return None
-    files = sorted(folder.glob(WEIGHT_GLOB))
-    return files or None
+    return kind_of(checkpoint).weight_files(checkpoint)
 
 
 def fingerprint(checkpoint: Checkpoint) -> str | None:

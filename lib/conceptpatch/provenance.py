@@ -5,6 +5,10 @@ departs from the paper's.
 device and the machine; `suite_text` the suite file as written; `departures` one line per way the
 suite's experiment differs from the paper's (EuroLLM-1.7B, 26 checkpoints, Multi-SimLex, k = 5,
 the `last` position, 100 trials, 10 new tokens, the mid band, the paper code's trial design).
+
+Versions are read here once: `installed_versions` (packages' installed versions from their
+metadata: the report's, the comparison's and those stored with every unit) and
+`conceptpatch_version` (``conceptpatch --version``, the report's provenance, the W&B config).
 """
 
 from __future__ import annotations
@@ -13,15 +17,49 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-__all__ = ["departures", "provenance", "suite_text"]
+from conceptpatch.config.sections import ModelSection, plain
+
+__all__ = ["conceptpatch_version", "departures", "installed_versions", "provenance",
+           "suite_text"]
 
 #: The paper's setting (arXiv 2601.22851 and its public code).
 PAPER_SETTING = {"model": "EuroLLM-1.7B", "checkpoints": 26, "lexicon": "Multi-SimLex",
                  "k": 5, "position": "last", "trials": 100, "max_new_tokens": 10, "band": "mid"}
+
+
+def _device(model: ModelSection | None) -> str:
+    """The device and dtype a suite's model runs on (the defaults when no suite is known)."""
+    model = model or ModelSection()
+    return f"{model.device}, {model.dtype}" + (
+        f", device_map {model.device_map}" if model.device_map else "")
+
+
+def installed_versions(names: Sequence[str], missing: str = "not installed") -> dict[str, str]:
+    """Each distribution's installed version by name, read from its metadata (nothing is
+    imported), in the order given; ``missing`` for one that is not installed."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = missing
+    return out
+
+
+def conceptpatch_version() -> str:
+    """The installed distribution's version (the source tree's ``__version__`` when not
+    installed)."""
+    try:
+        return version("conceptpatch")
+    except PackageNotFoundError:
+        from conceptpatch import __version__
+
+        return __version__
 
 
 def _commit() -> str:
@@ -53,17 +91,13 @@ def _hardware() -> str:
 
 def provenance(suite: Any, store: str | os.PathLike[str] | None = None) -> dict[str, str]:
     """How the report was made, as label -> text."""
-    try:
-        own = version("conceptpatch")
-    except PackageNotFoundError:
-        from conceptpatch import __version__ as own
-    model = getattr(suite, "model", None) or {}
+    own = conceptpatch_version()
+    model = suite.model if isinstance(getattr(suite, "model", None), ModelSection) else None
     return {
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "—",
         "conceptpatch": f"{own} (commit {_commit()})",
         "store": str(store) if store is not None else "— (results passed in memory)",
-        "device": f"{model.get('device', 'cpu')}, {model.get('dtype', 'float32')}"
-                  + (f", device_map {model['device_map']}" if model.get("device_map") else ""),
+        "device": _device(model),
         "machine": _hardware(),
         "compute time": _compute_time(store),
         "working directory": os.getcwd(),
@@ -95,17 +129,17 @@ def suite_text(suite: Any) -> str | None:
         return None
 
 
-def _model_line(model: dict[str, Any]) -> str:
-    if "organism" in model:
-        return f"the built-in organism ({model['organism']}), not {PAPER_SETTING['model']}"
-    if "random" in model:
-        return f"a random-weight {model['random']} model (tests only), not EuroLLM-1.7B"
+def _model_line(model: ModelSection) -> str:
+    if model.organism is not None:
+        return f"the built-in organism ({model.organism}), not {PAPER_SETTING['model']}"
+    if model.random is not None:
+        return f"a random-weight {model.random} model (tests only), not EuroLLM-1.7B"
     sources = [e.get("hub") or e.get("gguf_package") or e.get("gguf") or e.get("path")
-               for e in model.get("checkpoints", [])]
+               for e in model.checkpoints]
     named = ", ".join(str(s) for s in sources[:2]) + (" ..." if len(sources) > 2 else "")
     if any("EuroLLM-1.7B" in str(s) for s in sources):
         return ""
-    return f"model {named or model.get('glob', '?')}, not {PAPER_SETTING['model']}"
+    return f"model {named or model.glob or '?'}, not {PAPER_SETTING['model']}"
 
 
 def _design_departures(suite: Any) -> list[str]:
@@ -132,12 +166,13 @@ def departures(suite: Any, n_checkpoints: int | None = None) -> list[str]:
     if suite is None or not hasattr(suite, "model"):
         return ["the suite is unknown (a report of a store): compare its settings by hand"]
     paper = PAPER_SETTING
-    out = [_model_line(dict(suite.model))]
+    out = [_model_line(suite.model)]
     if n_checkpoints is not None and n_checkpoints != paper["checkpoints"]:
         out.append(f"{n_checkpoints} checkpoint(s), not the paper's {paper['checkpoints']}")
-    lexicon = suite.lexicon.get("builtin") or suite.lexicon.get("format")
-    if lexicon != "multisimlex" and "organism" not in suite.model:
-        out.append(f"lexicon {lexicon or suite.lexicon.get('path')}, not Multi-SimLex")
+    given = suite.lexicon
+    lexicon = given.builtin or (given.format if "format" in given else None)
+    if lexicon != "multisimlex" and suite.model.organism is None:
+        out.append(f"lexicon {lexicon or given.path}, not Multi-SimLex")
     for key, label in (("k", "few-shot examples k"), ("position", "patch position"),
                        ("trials", "pairings (trials per target pair)"),
                        ("max_new_tokens", "new tokens decoded")):
@@ -149,7 +184,7 @@ def departures(suite: Any, n_checkpoints: int | None = None) -> list[str]:
         out.append(made.describe())
     if suite.shots != "per_trial":
         out.append(f"shots = {suite.shots!r}: examples shared per language pair, not per trial")
-    band = (suite.claims or {}).get("band", "mid")
+    band = plain(suite.claims.band)
     if band != paper["band"]:
         out.append(f"declared concept band {band!r}, not the paper's mid layers")
     if suite.expect:

@@ -1,7 +1,7 @@
 """pytest plugin of the claim tests: options, the session results fixture, verdict records, report.
 
 Wiring only: the statistics live in :mod:`conceptpatch.stats`, the claims in
-:mod:`conceptpatch.claims`, the engine in :mod:`conceptpatch.run`, the claim tests in
+:mod:`conceptpatch.claims`, the engine in :mod:`conceptpatch.compute`, the claim tests in
 :mod:`conceptpatch.claim_tests` (``claims/`` in a clone imports them; ``conceptpatch claims``
 runs them). Registered by the ``pytest11`` entry point ``conceptpatch.pytest_plugin`` and, for a
 fresh clone, by the top-level conftest.py, so every option is namespaced ``--cp-*``: an unrelated
@@ -24,9 +24,10 @@ from typing import Any
 
 import pytest
 
-from conceptpatch import claims, hooks
-from conceptpatch.claimrun import INCONCLUSIVE
+from conceptpatch import claims, hookspecs
+from conceptpatch.claims_command import INCONCLUSIVE
 from conceptpatch.files import atomic_write, write_problem
+from conceptpatch.numbers import terminal_effect, terminal_p
 
 VERDICT_PROPERTY = "conceptpatch_verdict"
 #: The version of the ``verdicts.json`` record layout (docs/verdicts.md); bumped on a change.
@@ -77,7 +78,7 @@ def _alpha(text: str) -> float:
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    pluginmanager.add_hookspecs(hooks)
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -152,10 +153,10 @@ def _check_report_dir(config: pytest.Config) -> None:
 
 
 def _overrides(config: pytest.Config) -> dict[str, Any]:
-    """``--cp-trials/--cp-layers/--cp-settings`` as `conceptpatch.runplan.with_overrides` keys."""
+    """``--cp-trials/--cp-layers/--cp-settings`` as `conceptpatch.preflight.with_overrides` keys."""
     import argparse
 
-    from conceptpatch.runplan import layers_arg, list_arg
+    from conceptpatch.preflight import layers_arg, list_arg
 
     layers, settings = config.getoption("cp_layers"), config.getoption("cp_settings")
     try:
@@ -169,7 +170,7 @@ def _overrides(config: pytest.Config) -> dict[str, Any]:
 
 @pytest.hookimpl(trylast=True)
 def pytest_conceptpatch_load_suite(config: pytest.Config, path: Path) -> Any:
-    from conceptpatch.runplan import with_overrides
+    from conceptpatch.preflight import with_overrides
 
     overrides = config.stash[_OPTIONS].overrides if path == config.stash[_OPTIONS].suite else {}
     return with_overrides(path, **overrides)
@@ -180,10 +181,10 @@ def pytest_conceptpatch_results(
     config: pytest.Config, suite: Any, store: Path, checkpoints: list[str] | None
 ) -> Any:
     if config.stash[_OPTIONS].no_compute:
-        from conceptpatch.claimrun import stored_results
+        from conceptpatch.claims_command import stored_results
 
         return stored_results(suite, store, checkpoints)
-    from conceptpatch.pipeline import run_pipelined
+    from conceptpatch.train_and_compute import run_pipelined
 
     return run_pipelined(suite, store, checkpoints, progress=True)
 
@@ -211,11 +212,11 @@ def _axes(config: pytest.Config) -> claims.Axes:
         suite = _suite(config)
         opts = config.stash[_OPTIONS]
         if not hasattr(suite, "checkpoints"):
-            from conceptpatch.pipeline import needs_training
-            from conceptpatch.suite import resolve
+            from conceptpatch.resolve import resolve
+            from conceptpatch.train_and_compute import needs_training
 
             if opts.no_compute:  # builds and trains nothing; a glob's checkpoints may be
-                from conceptpatch.claimrun import resolve_stored  # known from the store only
+                from conceptpatch.claims_command import resolve_stored  # known from the store only
 
                 suite = resolve_stored(suite, _store(config))
             else:
@@ -269,11 +270,11 @@ def _check_weights(config: pytest.Config, names: list[str]) -> None:
         if hasattr(suite, "checkpoints"):
             resolved = suite
         elif config.stash[_OPTIONS].no_compute:
-            from conceptpatch.claimrun import resolve_stored
+            from conceptpatch.claims_command import resolve_stored
 
             resolved = resolve_stored(suite, store)
         else:
-            from conceptpatch.suite import resolve
+            from conceptpatch.resolve import resolve
 
             resolved = resolve(suite, build=False, missing_ok=True)
         current = [c for c in resolved.checkpoints if c.name in names]
@@ -487,10 +488,6 @@ def verdicts_json(records: list[dict[str, Any]]) -> str:
     return json.dumps(rows, indent=1, sort_keys=True) + "\n"
 
 
-def _cell(value: Any, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}g}" if digits < 3 else f"{value:+.3f}"
-
-
 def _write_no_case(tr: Any, config: pytest.Config) -> None:
     """The claims the suite gives no case (deselected), each with its reason."""
     from conceptpatch.claims.testable import no_case
@@ -509,11 +506,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         tr.write_line(f"{'claim':<20} {'case':<16} {'verdict':<13} {'effect':>7} "
                       f"{'bounds':>17} {'Holm p':>8} {'BH q':>8}  expected")
         for r in records:
-            bounds = (f"[{_cell(r['ci_low'])}, {_cell(r['ci_high'])}]"
+            bounds = (f"[{terminal_effect(r['ci_low'])}, {terminal_effect(r['ci_high'])}]"
                       if r.get("ci_low") is not None else "-")
             tr.write_line(f"{r['claim_id']:<20} {r['case']:<16} {r['verdict']:<13} "
-                          f"{_cell(r.get('effect')):>7} {bounds:>17} "
-                          f"{_cell(r.get('pvalue'), 2):>8} {_cell(r.get('bh_qvalue'), 2):>8}  "
+                          f"{terminal_effect(r.get('effect')):>7} {bounds:>17} "
+                          f"{terminal_p(r.get('pvalue')):>8} {terminal_p(r.get('bh_qvalue')):>8}  "
                           f"{r.get('expected') or ''}")
         counts = {v: sum(r["verdict"] == v for r in records)
                   for v in ("supported", "refuted", "inconclusive")}

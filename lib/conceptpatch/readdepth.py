@@ -27,9 +27,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from conceptpatch.checkpoints import LoadedModel, load_checkpoint
+from conceptpatch.config.suite import Suite
+from conceptpatch.engine.checkpoints import LoadedModel, load_checkpoint
 from conceptpatch.errors import SuiteError
-from conceptpatch.suite import Resolved, Suite, resolve
+from conceptpatch.resolve import Resolved, resolve
 
 __all__ = [
     "READ_THRESHOLD",
@@ -137,7 +138,7 @@ def read_depth(lm: LoadedModel, resolved: Resolved, threshold: float = READ_THRE
     Runs the ``word``/``tgt`` patch at every layer and the unpatched baseline over ``trials``
     trials per output language (the suite's seed, prompts and sources); nothing is stored.
     """
-    from conceptpatch.run import run_unit
+    from conceptpatch.compute import run_unit
     from conceptpatch.trials import plan_trials
 
     suite = word_self_suite(resolved.suite, trials)

@@ -5,7 +5,8 @@ across cases in one sentence, the cases with a declared expectation apart, the f
 the claim), then the case table (Holm p within each claim, Benjamini-Hochberg q across the run).
 
 :func:`build_records` turns the results table, the claim verdicts and the suite into plain dicts
-(figures as base64 PNG from :mod:`conceptpatch.plots`); :func:`render` fills the packaged template;
+(figures as base64 PNG from :mod:`conceptpatch.figures`); :func:`render` fills the packaged
+template;
 :func:`write_report` writes one self-contained ``index.html`` atomically. Python never builds HTML:
 every string reaches the page through the template's autoescaping, so model output is inert.
 """
@@ -15,19 +16,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import math
 import platform
 from collections.abc import Mapping, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pandas as pd
 
-from conceptpatch import plots
+from conceptpatch import figures
 from conceptpatch.claims.common import CAVEAT
 from conceptpatch.files import atomic_write
+from conceptpatch.numbers import cell, p_cell
+from conceptpatch.provenance import installed_versions
 
 __all__ = [
     "PACKAGES",
@@ -60,31 +61,6 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def _number(value: Any, digits: int = 3) -> str:
-    """A number for a table cell; an em dash for missing or non-finite values."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return "—"
-    if math.isnan(x) or math.isinf(x):
-        return "—"
-    return f"{x:.{digits}f}"
-
-
-def _pvalue(value: Any) -> str:
-    """A p-value for a table cell: three significant digits, floored at 1e-4."""
-    text = _number(value)
-    if text == "—":
-        return text
-    x = float(value)
-    return "< 0.0001" if x < 1e-4 else f"{x:.3g}"
-
-
-def _count(value: Any) -> str:
-    """A trial count for a table cell."""
-    return _number(value, 0)
-
-
 def _evidence(value: Any) -> str:
     """A verdict's evidence as indented JSON for a collapsible cell ("" when there is none)."""
     if not value:
@@ -99,7 +75,7 @@ def _record(item: Any) -> dict[str, Any]:
 
 
 def _bounds(v: Mapping[str, Any]) -> str:
-    low, high = _number(v.get("ci_low")), _number(v.get("ci_high"))
+    low, high = cell(v.get("ci_low")), cell(v.get("ci_high"))
     return f"[{low}, {high}]" if low != "—" or high != "—" else "—"
 
 
@@ -118,13 +94,13 @@ def verdict_records(verdicts: Sequence[Any]) -> list[dict[str, str]]:
             "css": ("caveat" if verdict == "supported" and str(v.get("reading") or "")
                     .startswith(CAVEAT) else verdict if verdict in VERDICTS else "unknown"),
             "reading": str(v.get("reading", "") or ""),
-            "effect": _number(v.get("effect")),
+            "effect": cell(v.get("effect")),
             "ci": _bounds(v),
-            "pvalue": _pvalue(v.get("pvalue")),
-            "raw_pvalue": _pvalue(v.get("raw_pvalue")),
-            "qvalue": _pvalue(v.get("bh_qvalue")),
-            "n": _count(v.get("n")),
-            "sesoi": _number(v.get("sesoi"), 2),
+            "pvalue": p_cell(v.get("pvalue")),
+            "raw_pvalue": p_cell(v.get("raw_pvalue")),
+            "qvalue": p_cell(v.get("bh_qvalue")),
+            "n": cell(v.get("n"), 0),
+            "sesoi": cell(v.get("sesoi"), 2),
             "expected": str(expected) if expected else "",
             "expected_reason": str(v.get("expected_reason", "") or ""),
             "expected_met": bool(expected) and str(expected) == verdict,
@@ -230,22 +206,22 @@ def _design(suite: Any) -> Any:
 def _claim_figure(kind: str, results: pd.DataFrame, design: Any) -> dict[str, Any]:
     """One claim figure as a dict; a figure that fails to draw becomes a note."""
     draw = {
-        "induction": lambda: plots.induction_layers(results, design),
+        "induction": lambda: figures.induction_layers(results, design),
         "heatmap": lambda: (
-            plots.layer_curves(results, design) if results["checkpoint"].nunique() == 1
-            else plots.layer_heatmap(results, seen_outputs=True, design=design)),
-        "curves": lambda: plots.claim_curves(results, design),
-        "phase_two": lambda: plots.phase_two_bars(results, design),
-        "unseen": lambda: plots.unseen_bars(results, design),
-        "language": lambda: plots.language_rates(results, design),
+            figures.layer_curves(results, design) if results["checkpoint"].nunique() == 1
+            else figures.layer_heatmap(results, seen_outputs=True, design=design)),
+        "curves": lambda: figures.claim_curves(results, design),
+        "phase_two": lambda: figures.phase_two_bars(results, design),
+        "unseen": lambda: figures.unseen_bars(results, design),
+        "language": lambda: figures.language_rates(results, design),
     }[kind]
     if results.empty:
-        return dataclasses.asdict(plots.Plot(kind, "", note="The results table is empty: no "
+        return dataclasses.asdict(figures.Plot(kind, "", note="The results table is empty: no "
                                              "figure."))
     try:
         return dataclasses.asdict(draw())
     except Exception as exc:  # a broken figure must not cost the verdicts their report
-        return dataclasses.asdict(plots.Plot(kind, "", note=f"Figure failed: "
+        return dataclasses.asdict(figures.Plot(kind, "", note=f"Figure failed: "
                                              f"{type(exc).__name__}: {exc}"))
 
 
@@ -278,9 +254,9 @@ def claim_blocks(rows: Sequence[Mapping[str, Any]], results: pd.DataFrame,
             "id": claim_id,
             "anchor": "claim-" + claim_id,
             "statement": claim.statement if claim is not None else "",
-            "alpha": _number(claim.alpha, 2) if claim is not None else "—",
-            "sesoi": _number(claim.sesoi, 2) if claim is not None else "—",
-            "paper_effect": _number(claim.paper_effect, 2) if claim is not None else "—",
+            "alpha": cell(claim.alpha, 2) if claim is not None else "—",
+            "sesoi": cell(claim.sesoi, 2) if claim is not None else "—",
+            "paper_effect": cell(claim.paper_effect, 2) if claim is not None else "—",
             "sentence": claim_sentence(mine),
             "counts": counts,
             "cases": [r for r in mine if not r["expected"]],
@@ -316,78 +292,104 @@ def _suite_attr(suite: Any, key: str, default: Any) -> Any:
 
 def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
     """Installed versions of the packages a result depends on (read from metadata, not imported)."""
-    out = {}
-    for name in names:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    out["python"] = platform.python_version()
-    return out
+    return {**installed_versions(names, missing="not installed"),
+            "python": platform.python_version()}
 
 
-def _trial_context(suite: Any, results: pd.DataFrame) -> tuple[Any, dict[int, Any]] | None:
-    """The suite's lexicon and planned trials by id (to show each sample's expected word and
-    prompt), or None when the report has no suite to plan from (a store, a dict). The pairings
-    are read back from the rows (no tokenizer needed)."""
+def _sample_lexicon(suite: Any) -> Any:
+    """The lexicon the suite names (C's expected words, D's word, the languages' names), or None
+    when the report has no `Suite` (a store's report gets a dict) or its lexicon is not at hand.
+    Read only: an organism's lexicon is read from its trained folder, nothing is built."""
+    from conceptpatch.config.suite import Suite
     from conceptpatch.errors import ConceptPatchError
-    from conceptpatch.suite import Suite, resolve
-    from conceptpatch.trials import plan_trials
+    from conceptpatch.resolve import resolve, suite_lexicon
 
     if not isinstance(suite, Suite):
         return None
     try:
-        resolved = resolve(suite, build=False, missing_ok=True)
-        n = suite.trials
-        rows = results.drop_duplicates("trial").set_index("trial")
-        known = {i % n: (str(r.concept), str(r.target_concept)) for i, r in rows.iterrows()}
-        pairings = [known.get(i, ("", "")) for i in range(n)]
-        if ("", "") in pairings:
-            return None
-        return resolved, {t.trial: t for t in plan_trials(resolved, pairings=pairings)}
-    except (ConceptPatchError, KeyError, ValueError):  # no organism in the cache, no lexicon
+        if "organism" in suite.model:  # the organism's lexicon lives in its folder
+            return resolve(suite, build=False, missing_ok=True).lexicon
+        return suite_lexicon(suite)
+    except (ConceptPatchError, KeyError, ValueError, OSError):  # no organism yet, no lexicon file
         return None
 
 
-def _expected_and_prompt(context: tuple[Any, dict[int, Any]] | None, row: Any) -> tuple[str, str]:
-    from conceptpatch.trials import target_prompt
+def _recorded_template(suite: Any, store: str | Path | None) -> Any:
+    """The prompt template the rows were computed with: the one the store's design records
+    (``design.keys.template``), else the suite's; None when neither says."""
+    from conceptpatch.errors import ConceptPatchError
+    from conceptpatch.prompts import Template
+    from conceptpatch.results import Store
 
-    if context is None:
+    specs = []
+    if store is not None and Path(store).is_dir():
+        try:
+            design = Store(Path(store)).design()
+        except ConceptPatchError:  # a damaged marker is the store check's to report
+            design = None
+        if design is not None:
+            specs.append(design.keys.get("template"))
+    specs.append(_suite_attr(suite, "template", None))
+    for spec in specs:
+        if isinstance(spec, Template):
+            return spec
+        if isinstance(spec, Mapping) and isinstance(spec.get("line"), str):
+            try:
+                return Template(spec["line"], str(spec.get("separator", "\n")))
+            except ConceptPatchError:
+                continue
+    return None
+
+
+def _query_line(lexicon: Any, template: Any, row: Any) -> str:
+    """The target prompt's query line, rendered from a stored row alone: ``template`` applied to
+    the names of the row's input and output languages and D's (``target_concept``) reference
+    word in the input language, cut at the answer's opening quote, as
+    `conceptpatch.prompts.build_prompt` renders a prompt's last line. The few-shot example
+    lines before it are not recorded per row and not shown."""
+    src = lexicon.language(str(row.input_lang))
+    dst = lexicon.language(str(row.output_lang))
+    word = lexicon.reference(str(row.target_concept), src.code)
+    values = {"input_name": src.name, "output_name": dst.name, "input_word": word}
+    return str(template.render(values, query=True)[0])
+
+
+def _expected_and_query(lexicon: Any, template: Any, row: Any) -> tuple[str, str]:
+    """C's word(s) in the output language and the target prompt's query line; "—" and "" for
+    what the lexicon (or a template) cannot tell."""
+    from conceptpatch.errors import ConceptPatchError
+
+    if lexicon is None:
         return "—", ""
-    from conceptpatch.errors import LexiconError
-
-    resolved, trials = context
-    trial = trials.get(int(row.trial))
     try:
-        words = resolved.lexicon.words(str(row.concept), str(row.output_lang))
-    except LexiconError:  # results of another lexicon than the suite's
+        words = lexicon.words(str(row.concept), str(row.output_lang))
+    except ConceptPatchError:  # results of another lexicon than the suite's
         return "—", ""
     expected = " / ".join(words) if words else "—"
-    return expected, target_prompt(resolved, trial).text if _same_trial(trial, row) else ""
-
-
-def _same_trial(trial: Any, row: Any) -> bool:
-    """Whether a re-planned trial is the stored row's (C, D, input and output language): a
-    prompt is shown only for a row the store confirms, never one a changed plan guessed."""
-    if trial is None:
-        return False
-    planned = {"concept": trial.concept, "target_concept": trial.target_concept,
-               "input_lang": trial.pair.input, "output_lang": trial.pair.output}
-    return all(str(getattr(row, k, v)) == v for k, v in planned.items())
+    if template is None:
+        return expected, ""
+    try:
+        return expected, _query_line(lexicon, template, row)
+    except ConceptPatchError:  # D or a language the lexicon lacks
+        return expected, ""
 
 
 def sample_trials(results: pd.DataFrame, per_category: int = _SAMPLES_PER_CATEGORY,
-                  seed: int = 0, suite: Any = None) -> list[dict[str, Any]]:
+                  seed: int = 0, suite: Any = None,
+                  store: str | Path | None = None) -> list[dict[str, Any]]:
     """A few patched trials per outcome category, for the reader to see what each category means:
-    with ``suite``, each with C's expected word(s) in the output language and its target prompt."""
+    with ``suite``, each with C's expected word(s) in the output language (from the suite's
+    lexicon) and the target prompt's query line (:func:`_query_line`: the template ``store``
+    records, else the suite's). Everything shown is read from the rows, nothing is re-planned."""
     rows = results[results["layer"] >= 0] if not results.empty else results
     if rows.empty:
         return []
-    context = _trial_context(suite, results)
-    rows = rows.assign(outcome_=plots.outcome(rows))
+    lexicon = _sample_lexicon(suite)
+    template = _recorded_template(suite, store) if lexicon is not None else None
+    rows = rows.assign(outcome_=figures.outcome(rows))
     present = set(rows["outcome_"])
-    order = [c for c in plots.CATEGORY_ORDER if c in present] + sorted(
-        present - set(plots.CATEGORY_ORDER))
+    order = [c for c in figures.CATEGORY_ORDER if c in present] + sorted(
+        present - set(figures.CATEGORY_ORDER))
     groups = []
     for cat in order:
         part = rows[rows["outcome_"] == cat]
@@ -397,7 +399,8 @@ def sample_trials(results: pd.DataFrame, per_category: int = _SAMPLES_PER_CATEGO
         part = pd.concat([distinct, shuffled.drop(distinct.index)]).head(per_category)
         part = part.sort_values(["step", "layer", "trial"], kind="stable")
         trials = [{
-            **dict(zip(("expected", "prompt"), _expected_and_prompt(context, r), strict=True)),
+            **dict(zip(("expected", "query"), _expected_and_query(lexicon, template, r),
+                       strict=True)),
             "p_concept": f"{float(r.p_concept):.3f}",
             "checkpoint": str(r.checkpoint),
             "layer": int(r.layer),
@@ -429,7 +432,7 @@ def _overview(results: pd.DataFrame) -> dict[str, Any]:
     return {
         "trials": int(results["trial"].nunique()),
         "rows": len(results),
-        "checkpoints": plots.checkpoint_order(results),
+        "checkpoints": figures.checkpoint_order(results),
         "layers": _layers_text(layers),
         "languages_seen": sorted(
             out_langs.loc[out_langs["output_seen"].astype(bool), "output_lang"].astype(str)),
@@ -466,7 +469,7 @@ def design_records(results: pd.DataFrame, suite: Any) -> dict[str, Any]:
     layers = sorted(int(j) for j in results["layer"].unique() if int(j) >= 0) if (
         "layer" in results.columns) else []
     keys = [(k, _suite_attr(suite, k, None)) for k in _DESIGN_KEYS]
-    table = units(results, plots.checkpoint_order(results))
+    table = units(results, figures.checkpoint_order(results))
     return {
         "suite": str(_suite_attr(suite, "name", "—")),
         "suite_hash": digest or "—",
@@ -518,17 +521,17 @@ def cases_csv(records: Sequence[Mapping[str, Any]]) -> str:
 def _figures(results: pd.DataFrame) -> list[dict[str, Any]]:
     """The report's figures; one that fails to draw becomes a note, not a failed report."""
     if results.empty:
-        return [dataclasses.asdict(plots.Plot("Figures", "", note="The results table is empty: "
+        return [dataclasses.asdict(figures.Plot("Figures", "", note="The results table is empty: "
                                               "run the suite first; no figures drawn."))]
-    figures = []
-    for fn in (plots.success_over_training, plots.category_bars):
+    drawn = []
+    for fn in (figures.success_over_training, figures.category_bars):
         try:
-            figures.append(dataclasses.asdict(fn(results)))
+            drawn.append(dataclasses.asdict(fn(results)))
         except Exception as exc:  # a broken figure must not cost the verdicts their report
-            figures.append(dataclasses.asdict(plots.Plot(
+            drawn.append(dataclasses.asdict(figures.Plot(
                 fn.__name__.replace("_", " "), "", note=f"Figure failed: {type(exc).__name__}: "
                 f"{exc}")))
-    return figures
+    return drawn
 
 
 # --- exact rate by part of speech (issue 13; self-contained) ---
@@ -538,7 +541,7 @@ def pos_rate_records(results: pd.DataFrame) -> list[dict[str, str]]:
 
     return [
         {"setting": r.setting, "pos": r.pos, "trials": str(r.trials), "exact": str(r.exact),
-         "rate": _number(r.rate)}
+         "rate": cell(r.rate)}
         for r in exact_rate_by_pos(results).itertuples()
     ]  # fmt: skip
 # --- end of exact rate by part of speech ---
@@ -559,7 +562,7 @@ def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
     counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
     significant_bh = sum(
         r["verdict"] == "supported" and r.get("bh_qvalue") is not None
-        and _number(r["bh_qvalue"]) != "—" and float(r["bh_qvalue"]) <= 0.05 for r in records)
+        and cell(r["bh_qvalue"]) != "—" and float(r["bh_qvalue"]) <= 0.05 for r in records)
     hashes = sorted(results["suite_hash"].astype(str).unique()) if "suite_hash" in results else []
     seeds = sorted(int(s) for s in results["seed"].unique()) if "seed" in results else []
     return {
@@ -581,9 +584,9 @@ def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
         "claims": claim_blocks(rows, results, suite),
         "overview": _overview(results),
         "design": design_records(results, suite),
-        "tables": table_records(claim_table(results, suite), plots.checkpoint_order(results)),
+        "tables": table_records(claim_table(results, suite), figures.checkpoint_order(results)),
         "figures": _figures(results),
-        "samples": sample_trials(results, suite=suite),
+        "samples": sample_trials(results, suite=suite, store=store),
         "pos_rates": pos_rate_records(results),
         "read_depth": read_depth_records(results),
         "suite": json.dumps(_suite_dict(suite), indent=2, sort_keys=True, ensure_ascii=False),
@@ -620,7 +623,7 @@ def read_depth_records(results: pd.DataFrame) -> list[dict[str, str]]:
                    & results["setting"].isin(["tgt", "unpatched"])]
     word = word[word["checkpoint"].isin(word.loc[word["setting"] == "tgt", "checkpoint"])]
     found = []
-    for checkpoint in plots.checkpoint_order(word) if not word.empty else []:
+    for checkpoint in figures.checkpoint_order(word) if not word.empty else []:
         at = word[word["checkpoint"] == checkpoint]
         if not (at["setting"] == "unpatched").any():
             continue

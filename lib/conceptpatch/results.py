@@ -163,7 +163,8 @@ def colliding(names: Iterable[str]) -> list[tuple[str, str]]:
 @dataclass(frozen=True, slots=True)
 class StoreDesign:
     """The design a store's units were computed with: the suite's name, its settings hash and
-    the keys that hash covers (`conceptpatch.suite.Suite.design_data`), to say how two differ."""
+    the keys that hash covers (`conceptpatch.config.suite.Suite.design_data`), to say how two
+    differ."""
 
     suite: str
     hash: str
@@ -171,7 +172,7 @@ class StoreDesign:
 
     @classmethod
     def of(cls, suite: Any) -> StoreDesign:
-        """The design of a `conceptpatch.suite.Suite`."""
+        """The design of a `conceptpatch.config.suite.Suite`."""
         return cls(str(suite.name), suite.settings_hash(), suite.design_data())
 
     def to_json(self) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from conceptpatch.lexicon import Lexicon
+from conceptpatch.lexicons import Lexicon
 from conceptpatch.vocabulary import CATEGORIES, Category
 
 __all__ = ["CATEGORIES", "Category", "categorize", "normalize"]

@@ -29,9 +29,10 @@ import numpy as np
 from scipy import sparse
 
 from conceptpatch.errors import SuiteError
-from conceptpatch.lexicon import Lexicon
+from conceptpatch.lexicons import Lexicon
 from conceptpatch.prompts import Pair, Prompt, build_prompt, sample_examples
-from conceptpatch.suite import SETTINGS, Resolved
+from conceptpatch.resolve import Resolved
+from conceptpatch.vocabulary import SETTINGS
 
 __all__ = [
     "PIVOT",

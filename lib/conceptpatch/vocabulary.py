@@ -10,12 +10,36 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal, get_args
 
-__all__ = ["CATEGORIES", "LABELS", "LABEL_TO_CATEGORY", "SETTINGS", "Category"]
+__all__ = [
+    "CATEGORIES",
+    "DTYPE_NAMES",
+    "LABELS",
+    "LABEL_TO_CATEGORY",
+    "POSITION_MODES",
+    "RANDOM_ARCHITECTURES",
+    "SETTINGS",
+    "Category",
+    "DType",
+    "PositionMode",
+]
 
 #: Source settings: the paper's (clap's ``get_settings``: seen, en_en, tgt, self, tgt_tgt),
 #: conceptpatch's own ``target`` (every other input into the target's output), and the
 #: unpatched baseline (`conceptpatch.trials.source_pairs`); a store's unit files are named by them.
 SETTINGS: tuple[str, ...] = ("seen", "en_en", "tgt", "self", "tgt_tgt", "target", "unpatched")
+
+DType = Literal["float32", "bfloat16", "float16", "float64"]
+#: The torch dtypes a suite may load checkpoints in (`conceptpatch.engine.checkpoints.DTYPES` maps
+#: them).
+DTYPE_NAMES: tuple[str, ...] = get_args(DType)
+
+PositionMode = Literal["last", "word", "word+embeddings"]
+#: What is read and patched: the query word's last token (the paper), its tokens, or its tokens
+#: and their input embeddings (`conceptpatch.engine.patching`).
+POSITION_MODES: tuple[str, ...] = get_args(PositionMode)
+
+#: Architectures a tiny random model can have (``[model] random``; `conceptpatch.sources.random`).
+RANDOM_ARCHITECTURES: tuple[str, ...] = ("llama", "gpt2", "gpt_neox", "olmo2")
 
 Category = Literal["exact", "synonym", "target", "copy", "other_language", "unrelated"]
 #: The automatic outcome categories, in the order `conceptpatch.scoring.categorize` checks them

@@ -2,9 +2,9 @@
 
 A suite whose ``model.glob`` matches the run's checkpoint folders is polled; each folder that is
 complete (`incomplete` finds nothing missing) and not gated yet has its units computed
-(`conceptpatch.run.run_suite`, under the store's per-unit locks) and then the regression gate run
-on it (`conceptpatch.claimrun.run_claims` with ``--no-compute``). The outcome is recorded in
-``REPORT/<checkpoint folder>/watch.json`` (written atomically), so a restarted watcher, or a
+(`conceptpatch.compute.run_suite`, under the store's per-unit locks) and then the regression gate
+run on it (`conceptpatch.claims_command.run_claims` with ``--no-compute``). The outcome is recorded
+in ``REPORT/<checkpoint folder>/watch.json`` (written atomically), so a restarted watcher, or a
 second one on the same store, skips it; a per-checkpoint file lock (``watch.lock`` beside it)
 makes the computing and gating of one checkpoint happen in one process at a time.
 
@@ -40,7 +40,9 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from conceptpatch.config.suite import Suite
 from conceptpatch.errors import ConceptPatchError, StoreError, SuiteError
+from conceptpatch.resolve import Resolved
 
 __all__ = ["POLL", "SETTLE", "GateRecord", "incomplete", "seconds_arg", "stop_on_signals",
            "watch"]
@@ -249,8 +251,8 @@ def _acquire(lock: FileLock, stop: threading.Event) -> bool:
 class _Job:
     """What every checkpoint of one watch shares."""
 
-    suite: Any
-    resolved: Any
+    suite: Suite
+    resolved: Resolved
     store: Path
     reports: Path
     inconclusive: str
@@ -276,10 +278,15 @@ def _record(job: _Job, checkpoint: Any, status: str, code: int | None, reason: s
 def _gate(job: _Job, checkpoint: Any) -> GateRecord | None:
     """Compute ``checkpoint``'s units, then gate it; None when it must wait (an earlier
     checkpoint of its gate window has no units yet) or the watch was stopped meanwhile."""
-    from conceptpatch.claimrun import gate_checkpoints, missing_units, resolve_stored, run_claims
+    from conceptpatch.claims_command import (
+        gate_checkpoints,
+        missing_units,
+        resolve_stored,
+        run_claims,
+    )
+    from conceptpatch.compute import run_suite
     from conceptpatch.errors import first_line
     from conceptpatch.results import unit_folder
-    from conceptpatch.run import run_suite
 
     name, started = checkpoint.name, time.perf_counter()
     todo = missing_units(job.resolved, job.store, [name])
@@ -376,12 +383,13 @@ def _event(record: GateRecord) -> str:
 def _start(suite_path: str | os.PathLike[str], store: Path, reports: Path) -> tuple[Any, Any]:
     """The suite (which must have ``model.glob``) and its resolution, the store and report
     folders checked: every problem that would hit each checkpoint alike is refused up front."""
+    from conceptpatch.config.suite import load_suite
     from conceptpatch.files import check_out_dir
+    from conceptpatch.resolve import resolve
     from conceptpatch.results import Store, StoreDesign
-    from conceptpatch.suite import load_suite, resolve
 
     suite = load_suite(suite_path)
-    if "glob" not in suite.model:
+    if suite.model.glob is None:
         raise SuiteError(
             f"suite {suite.name!r} has no model.glob: `conceptpatch watch` follows a training"
             ' run\'s checkpoint folders; add [model] glob = "/runs/mine/iter_*" (one folder per'
@@ -410,7 +418,7 @@ def watch(suite_path: str | os.PathLike[str], store: str | os.PathLike[str], *,
     ``stop`` is checked between checkpoints (a thread sets it); under `stop_on_signals` a
     signal also abandons the unit or gate in progress. ``on_record`` sees each outcome.
     """
-    from conceptpatch.suite import suite_checkpoints
+    from conceptpatch.resolve import suite_checkpoints
 
     if poll <= 0 and not once:
         raise ConceptPatchError(f"--poll {poll:g}: a watcher needs more than 0 s between looks"
@@ -426,7 +434,7 @@ def watch(suite_path: str | os.PathLike[str], store: str | os.PathLike[str], *,
         if on_record is not None:
             on_record(record)
 
-    _say(f"watching {suite.model['glob']} for suite {suite.name!r} (store {where}, reports"
+    _say(f"watching {suite.model.glob} for suite {suite.name!r} (store {where}, reports"
          f" {reports}; poll {poll:g} s, settle {settle:g} s)"
          + ("" if once else "; SIGINT or SIGTERM stops"))
     try:
@@ -434,7 +442,7 @@ def watch(suite_path: str | os.PathLike[str], store: str | os.PathLike[str], *,
             checkpoints = suite_checkpoints(suite, missing_ok=True)
             if not checkpoints and "no match" not in job.noted:
                 job.noted.add("no match")
-                _say(f"no folder matches {suite.model['glob']} yet")
+                _say(f"no folder matches {suite.model.glob} yet")
             _sweep(job, checkpoints, settle, found)
             if once or stop.wait(poll):
                 break

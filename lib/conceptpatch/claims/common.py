@@ -28,6 +28,8 @@ from statsmodels.stats.multitest import multipletests
 
 from conceptpatch import clustered, stats
 from conceptpatch.clustered import Estimate
+from conceptpatch.config.sections import ClaimsSection, section
+from conceptpatch.numbers import interval_text, p_text
 from conceptpatch.vocabulary import CATEGORIES, LABEL_TO_CATEGORY
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "BandResult",
     "Claim",
     "Design",
+    "Draft",
     "Verdict",
     "assert_verdict",
     "axes_from_results",
@@ -50,8 +53,8 @@ __all__ = [
     "benjamini_hochberg",
     "decide",
     "family",
-    "missing_item",
     "missing_verdict",
+    "settle",
     "to_categories",
 ]
 
@@ -92,24 +95,31 @@ class Design:
     ``high_resource``/``low_resource``: output languages for the directed language test.
     """
 
-    band: str | tuple[int, ...] = "mid"
-    reference: str | None = None
-    early_fraction: float = 1 / 3
-    high_resource: tuple[str, ...] = ()
-    low_resource: tuple[str, ...] = ()
+    band: str | tuple[int, ...] = ClaimsSection.band
+    reference: str | None = ClaimsSection.reference
+    early_fraction: float = ClaimsSection.early_fraction
+    high_resource: tuple[str, ...] = ClaimsSection.high_resource
+    low_resource: tuple[str, ...] = ClaimsSection.low_resource
 
     @classmethod
     def from_suite(cls, suite: Any) -> Design:
-        """The design of a suite's ``claims`` mapping (absent keys: defaults)."""
-        spec = dict(getattr(suite, "claims", None) or {})
-        band = spec.get("band", "mid")
+        """The design of a suite's ``[claims]`` (a section, or a mapping; absent keys: the
+        section's defaults)."""
+        spec = claims_section(suite)
+        band = spec.band
         return cls(
-            band=tuple(int(j) for j in band) if isinstance(band, list | tuple) else str(band),
-            reference=spec.get("reference"),
-            early_fraction=float(spec.get("early_fraction", 1 / 3)),
-            high_resource=tuple(spec.get("high_resource", ())),
-            low_resource=tuple(spec.get("low_resource", ())),
+            band=tuple(int(j) for j in band) if isinstance(band, tuple) else str(band),
+            reference=spec.reference,
+            early_fraction=float(spec.early_fraction),
+            high_resource=tuple(spec.high_resource),
+            low_resource=tuple(spec.low_resource),
         )
+
+
+def claims_section(suite: Any) -> ClaimsSection:
+    """The ``[claims]`` section of a suite, or of a mapping (a suite as JSON), typed."""
+    spec = getattr(suite, "claims", None)
+    return spec if isinstance(spec, ClaimsSection) else section(ClaimsSection, spec or {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,20 +466,45 @@ def band_test(patched: pd.DataFrame, reference: pd.DataFrame, layers: Sequence[i
 # ---- families ----------------------------------------------------------------------------
 
 
-Builder = Callable[[float], Verdict]
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A case's numbers before the claim's Holm adjustment; :func:`family` settles it.
+
+    ``what`` starts the message; ``opposite``: the claim's contrary was shown (``opposite_text``
+    says how); ``sesoi``: the case's own, default the claim's; ``bounded=False`` for claims whose
+    refutation is ``opposite`` alone (equivalence claims); ``caveat`` replaces a supported case's
+    reading (what the support may only reflect); ``supportable=False``: a condition of support
+    failed, so the Holm p-value is dropped (NaN) and the case is at most inconclusive; ``rule``:
+    the claim's own decision in place of :func:`decide` (the regression gate's).
+    """
+
+    claim: Claim
+    case: str
+    alpha: float
+    effect: float
+    low: float
+    high: float
+    p_raw: float
+    n: int
+    what: str
+    evidence: Mapping[str, Any]
+    opposite: bool = False
+    opposite_text: str = ""
+    sesoi: float | None = None
+    bounded: bool = True
+    caveat: str = ""
+    supportable: bool = True
+    rule: Callable[[Draft, float], Verdict] | None = None
 
 
-def missing_item(claim_id: str, case: str, reason: str) -> tuple[str, float, Builder]:
-    """A family item for a case without the rows it needs: inconclusive, outside Holm."""
-    verdict = missing_verdict(claim_id, case, reason)
-    return case, math.nan, lambda _p: verdict
-
-
-def family(items: Iterable[tuple[str, float, Builder]]) -> list[Verdict]:
-    """Holm across a claim's cases: each builder gets its case's Holm-adjusted p-value."""
-    items = list(items)
-    adjusted = stats.holm([p for _, p, _ in items]) if items else np.array([])
-    return [build(float(p)) for (_, _, build), p in zip(items, adjusted, strict=True)]
+def family(cases: Iterable[Draft | Verdict]) -> list[Verdict]:
+    """Holm across a claim's cases: each draft settled at its Holm-adjusted p-value (a verdict,
+    such as a :func:`missing_verdict`, passes through, outside Holm)."""
+    cases = list(cases)
+    raw = [c.p_raw if isinstance(c, Draft) else math.nan for c in cases]
+    adjusted = stats.holm(raw) if cases else np.array([])
+    return [settle(c, float(p)) if isinstance(c, Draft) else c
+            for c, p in zip(cases, adjusted, strict=True)]
 
 
 def benjamini_hochberg(pvalues: Sequence[float | None]) -> list[float | None]:
@@ -483,31 +518,27 @@ def benjamini_hochberg(pvalues: Sequence[float | None]) -> list[float | None]:
     return out
 
 
-def fmt_p(p: float) -> str:
-    return "nan" if p is None or math.isnan(p) else (f"{p:.2g}" if p < 0.001 else f"{p:.3f}")
+def make_verdict(claim: Claim, case: str, alpha: float, *, p_adj: float, **numbers: Any
+                 ) -> Verdict:
+    """The verdict of a case's numbers (the fields of :class:`Draft`) at ``p_adj``."""
+    return settle(Draft(claim, case, alpha, **numbers), p_adj)
 
 
-def fmt_ci(low: float, high: float) -> str:
-    return f"[{low:+.3f}, {high:+.3f}]"
-
-
-def make_verdict(claim: Claim, case: str, alpha: float, *, effect: float, low: float,
-                 high: float, p_raw: float, p_adj: float, n: int, what: str,
-                 evidence: Mapping[str, Any], opposite: bool = False,
-                 opposite_text: str = "", sesoi: float | None = None,
-                 bounded: bool = True, caveat: str = "") -> Verdict:
-    """A verdict from a case's numbers: decision, reading and a one-line message.
-
-    ``bounded=False`` for claims whose refutation is ``opposite`` alone (equivalence claims);
-    ``caveat`` replaces a supported case's reading (what the support may only reflect).
-    """
-    sesoi = claim.sesoi if sesoi is None else sesoi
-    verdict = decide(p_adj, high if bounded else math.nan, alpha, sesoi, opposite)
-    text = reading(verdict, high, claim.paper_effect, opposite, p_adj <= alpha)
-    if caveat and verdict == "supported":
-        text = f"{CAVEAT}: {caveat}"
-    msg = (f"{what}: effect {effect:+.3f}, one-sided {1 - alpha:.0%} bounds {fmt_ci(low, high)}, "
-           f"SESOI {sesoi}, paper {claim.paper_effect}; p={fmt_p(p_raw)}, Holm p={fmt_p(p_adj)}, "
-           f"n={n}{'; ' + opposite_text if opposite else ''} -> {verdict} ({text})")
-    return Verdict(claim.id, case, verdict, effect, low, high, p_adj, n, msg,
-                   dict(evidence), p_raw, sesoi, claim.paper_effect, text)
+def settle(draft: Draft, p_adj: float) -> Verdict:
+    """A draft's verdict at its Holm-adjusted p-value: decision, reading, one-line message."""
+    if not draft.supportable:
+        p_adj = math.nan
+    if draft.rule is not None:
+        return draft.rule(draft, p_adj)
+    d, claim, alpha = draft, draft.claim, draft.alpha
+    sesoi = claim.sesoi if d.sesoi is None else d.sesoi
+    verdict = decide(p_adj, d.high if d.bounded else math.nan, alpha, sesoi, d.opposite)
+    text = reading(verdict, d.high, claim.paper_effect, d.opposite, p_adj <= alpha)
+    if d.caveat and verdict == "supported":
+        text = f"{CAVEAT}: {d.caveat}"
+    msg = (f"{d.what}: effect {d.effect:+.3f}, one-sided {1 - alpha:.0%} bounds "
+           f"{interval_text(d.low, d.high)}, SESOI {sesoi}, paper {claim.paper_effect}; "
+           f"p={p_text(d.p_raw)}, Holm p={p_text(p_adj)}, "
+           f"n={d.n}{'; ' + d.opposite_text if d.opposite else ''} -> {verdict} ({text})")
+    return Verdict(claim.id, d.case, verdict, d.effect, d.low, d.high, p_adj, d.n, msg,
+                   dict(d.evidence), d.p_raw, sesoi, claim.paper_effect, text)

@@ -10,8 +10,6 @@ emergence beside the onset of translation ability (the unpatched rate of answeri
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from conceptpatch import clustered
@@ -22,14 +20,13 @@ from conceptpatch.claims.common import (
     BandResult,
     Claim,
     Design,
+    Draft,
     Verdict,
-    axes_from_results,
     band_layers,
     band_name,
     band_test,
     early_checkpoints,
     family,
-    make_verdict,
     missing_verdict,
     rows,
 )
@@ -81,8 +78,7 @@ def onsets(df: pd.DataFrame, axes: Axes, bands: dict[str, BandResult | None], al
 def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | None = None,
              claim: Claim = CLAIM) -> list[Verdict]:
     """The ``emergence`` verdict."""
-    axes = axes_from_results(df, design)
-    held = testable.screen(claim.id, cases(axes), axes)
+    axes, held = testable.screened(claim.id, cases, df, design)
     if held is not None:
         return held
     bands = band_tests(df, axes, alpha)
@@ -103,21 +99,17 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
     def where(item: object) -> str:
         return "never" if item is None else f"{item[0]} ({item[1]:.0%} of training)"
 
-    def build(p_adj: float) -> Verdict:
-        low = best.at(alpha / m)[0]
-        return make_verdict(
-            claim, "emergence", alpha, effect=best.effect, low=low, high=max_high,
-            p_raw=p_raw, p_adj=p_adj, n=best.n,
-            what=(f"early checkpoints {list(tests)} (first {axes.design.early_fraction:.0%} of "
-                  f"training), {band_name(axes.design.band)} layers: best {ck_best} layer "
-                  f"{j_best}, exact minus unpatched, test of effect > SESOI over {m} "
-                  f"checkpoint-layers (Bonferroni); induction first clear at "
-                  f"{where(found['induction'])}, translation ability at "
-                  f"{where(found['translation'])}"),
-            evidence={"early": list(tests), "checkpoint": ck_best, "layer": j_best,
-                      "per_checkpoint": {ck: b.table() for ck, b in tests.items()},
-                      "onset_induction": found["induction"],
-                      "onset_translation": found["translation"],
-                      "early_fraction": axes.design.early_fraction})
-
-    return family([("emergence", p_raw if not math.isnan(p_raw) else float("nan"), build)])
+    return family([Draft(
+        claim, "emergence", alpha, effect=best.effect, low=best.at(alpha / m)[0], high=max_high,
+        p_raw=p_raw, n=best.n,
+        what=(f"early checkpoints {list(tests)} (first {axes.design.early_fraction:.0%} of "
+              f"training), {band_name(axes.design.band)} layers: best {ck_best} layer "
+              f"{j_best}, exact minus unpatched, test of effect > SESOI over {m} "
+              f"checkpoint-layers (Bonferroni); induction first clear at "
+              f"{where(found['induction'])}, translation ability at "
+              f"{where(found['translation'])}"),
+        evidence={"early": list(tests), "checkpoint": ck_best, "layer": j_best,
+                  "per_checkpoint": {ck: b.table() for ck, b in tests.items()},
+                  "onset_induction": found["induction"],
+                  "onset_translation": found["translation"],
+                  "early_fraction": axes.design.early_fraction})])

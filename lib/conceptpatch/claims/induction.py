@@ -16,14 +16,13 @@ from conceptpatch.claims.common import (
     Axes,
     Claim,
     Design,
+    Draft,
     Verdict,
-    axes_from_results,
     band_layers,
     band_name,
     band_test,
     family,
-    make_verdict,
-    missing_item,
+    missing_verdict,
     rows,
     sources,
 )
@@ -45,8 +44,7 @@ def cases(axes: Axes) -> list[str]:
 def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | None = None,
              checkpoint: str | None = None, claim: Claim = CLAIM) -> list[Verdict]:
     """One verdict per case of :func:`cases` on the results table ``df``."""
-    axes = axes_from_results(df, design)
-    held = testable.screen(claim.id, cases(axes), axes)
+    axes, held = testable.screened(claim.id, cases, df, design)
     if held is not None:
         return held
     final = checkpoint or axes.checkpoints[-1]
@@ -61,19 +59,15 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
         if band is None:
             reason = (f"no {setting} rows at {band_name(axes.design.band)} layers {layers} or no "
                       f"unpatched rows for {lang} at {final}")
-            items.append(missing_item(claim.id, case, reason))
+            items.append(missing_verdict(claim.id, case, reason))
             continue
-
-        def build(p_adj: float, case=case, band=band) -> Verdict:
-            best = band.estimates[band.best]
-            return make_verdict(
-                claim, case, alpha, effect=best.effect, low=best.low, high=band.max_high,
-                p_raw=band.pvalue, p_adj=p_adj, n=best.n,
-                what=(f"{case} at {final}, {band_name(axes.design.band)} layers "
-                      f"{list(band.layers)} (best {band.best}): exact minus unpatched rate of "
-                      f"saying C; {best.method}"),
-                evidence={"checkpoint": final, "layer": band.best, "layers": band.table(),
-                          "band": band_name(axes.design.band), "method": best.method})
-
-        items.append((case, band.pvalue, build))
+        best = band.estimates[band.best]
+        items.append(Draft(
+            claim, case, alpha, effect=best.effect, low=best.low, high=band.max_high,
+            p_raw=band.pvalue, n=best.n,
+            what=(f"{case} at {final}, {band_name(axes.design.band)} layers "
+                  f"{list(band.layers)} (best {band.best}): exact minus unpatched rate of "
+                  f"saying C; {best.method}"),
+            evidence={"checkpoint": final, "layer": band.best, "layers": band.table(),
+                      "band": band_name(axes.design.band), "method": best.method}))
     return family(items)

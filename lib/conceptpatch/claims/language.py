@@ -22,14 +22,13 @@ from conceptpatch.claims.common import (
     Axes,
     Claim,
     Design,
+    Draft,
     Verdict,
-    axes_from_results,
     band_layers,
     band_name,
     band_test,
     family,
-    make_verdict,
-    missing_item,
+    missing_verdict,
     rows,
     sources,
 )
@@ -79,8 +78,7 @@ def _test(at: pd.DataFrame, base: pd.DataFrame, langs: list[str], design: Design
 def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | None = None,
              claim: Claim = CLAIM) -> list[Verdict]:
     """One verdict per source setting."""
-    axes = axes_from_results(df, design)
-    held = testable.screen(claim.id, cases(axes), axes)
+    axes, held = testable.screened(claim.id, cases, df, design)
     if held is not None:
         return held
     final = axes.checkpoints[-1]
@@ -88,6 +86,7 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
     layers = band_layers(at_ck, axes.design.band)
     base = rows(at_ck, setting="unpatched")
     directed = bool(axes.design.high_resource and axes.design.low_resource)
+    test = "high- above low-resource" if directed else "omnibus Wald"
     items = []
     for setting in cases(axes):
         patched = rows(at_ck, setting=setting)
@@ -96,31 +95,22 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
             reason = (f"{setting} sources do not clearly patch at {final} "
                       f"({band_name(axes.design.band)} layers {layers}): no success whose "
                       "language dependence to test")
-            items.append(missing_item(claim.id, setting, reason))
+            items.append(missing_verdict(claim.id, setting, reason))
             continue
         per_layer = {j: _test(rows(patched, layer=j), base, list(axes.seen), axes.design, alpha)
                      for j in induced.layers}
         best = min(per_layer, key=lambda j: (per_layer[j]["p"], j))
-        p_raw = min(1.0, per_layer[best]["p"] * len(per_layer))
         bound = max(t["bound"] for t in per_layer.values())
-        n_best = int((patched["layer"] == best).sum())
-
-        def build(p_adj: float, setting=setting, per_layer=per_layer, best=best, p_raw=p_raw,
-                  bound=bound, n_best=n_best) -> Verdict:
-            t = per_layer[best]
-            listing = ", ".join(f"{g} {r:.2f}" for g, r in sorted(t["rates"].items(),
-                                                                   key=lambda kv: kv[1]))
-            test = "high- above low-resource" if directed else "omnibus Wald"
-            return make_verdict(
-                claim, setting, alpha, effect=t["largest"], low=0.0, high=bound,
-                p_raw=p_raw, p_adj=p_adj, n=n_best,
-                what=(f"{setting} sources at {final}, layer {best} of {list(per_layer)}: exact by "
-                      f"output language [{listing}]; {test} test, concept-clustered; largest "
-                      f"deviation from the mean rate (bound over the band {bound:.3f}); adjusted "
-                      f"for translation ability p={t['p_adjusted_for_translation']:.2g}"),
-                evidence={"checkpoint": final, "layer": best, "directed": directed,
-                          "layers": {str(j): {k: v for k, v in t.items()}
-                                     for j, t in per_layer.items()}})
-
-        items.append((setting, p_raw, build))
+        t = per_layer[best]
+        listing = ", ".join(f"{g} {r:.2f}" for g, r in sorted(t["rates"].items(),
+                                                               key=lambda kv: kv[1]))
+        items.append(Draft(
+            claim, setting, alpha, effect=t["largest"], low=0.0, high=bound,
+            p_raw=min(1.0, t["p"] * len(per_layer)), n=int((patched["layer"] == best).sum()),
+            what=(f"{setting} sources at {final}, layer {best} of {list(per_layer)}: exact by "
+                  f"output language [{listing}]; {test} test, concept-clustered; largest "
+                  f"deviation from the mean rate (bound over the band {bound:.3f}); adjusted "
+                  f"for translation ability p={t['p_adjusted_for_translation']:.2g}"),
+            evidence={"checkpoint": final, "layer": best, "directed": directed,
+                      "layers": {str(j): dict(x) for j, x in per_layer.items()}}))
     return family(items)

@@ -19,13 +19,12 @@ from conceptpatch.claims.common import (
     Axes,
     Claim,
     Design,
+    Draft,
     Verdict,
-    axes_from_results,
     band_layers,
     band_test,
     family,
-    make_verdict,
-    missing_item,
+    missing_verdict,
     paired_rows,
     rows,
     sources,
@@ -46,8 +45,7 @@ def cases(axes: Axes) -> list[str]:
 def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | None = None,
              checkpoint: str | None = None, claim: Claim = CLAIM) -> list[Verdict]:
     """One verdict per source setting."""
-    axes = axes_from_results(df, design)
-    held = testable.screen(claim.id, cases(axes), axes)
+    axes, held = testable.screened(claim.id, cases, df, design)
     if held is not None:
         return held
     final = checkpoint or axes.checkpoints[-1]
@@ -62,7 +60,7 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
         if mid is None or late is None:
             reason = (f"{setting} at {final} needs patched mid layers ({mid_l}) and late layers "
                       f"({late_l}) and unpatched rows")
-            items.append(missing_item(claim.id, setting, reason))
+            items.append(missing_verdict(claim.id, setting, reason))
             continue
         early = band_test(patched, base, early_l, alpha)
         j_late = max(late.layers, key=lambda k: (late.estimates[k].effect, -k))
@@ -72,27 +70,19 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
         p_vs_late = min(1.0, vs_late.pvalue * m)
         late_opp = any(late.estimates[k].at(alpha / len(late.layers))[0] > claim.sesoi
                        for k in late.layers)
-        p_case = max(mid.pvalue, p_vs_late)
         late_ok = late.max_high < claim.sesoi
-
-        def build(p_adj: float, setting=setting, mid=mid, late=late, early=early, j_mid=j_mid,
-                  j_late=j_late, vs_late=vs_late, late_ok=late_ok, late_opp=late_opp,
-                  p_vs_late=p_vs_late) -> Verdict:
-            why = "a late layer patches (its lower bound clears the SESOI)"
-            # Supported needs the late bound shown: without it, at most inconclusive.
-            return make_verdict(
-                claim, setting, alpha, effect=vs_late.effect, low=vs_late.low,
-                high=min(vs_late.high, mid.max_high), p_raw=max(mid.pvalue, p_vs_late),
-                p_adj=p_adj if late_ok else float("nan"), n=vs_late.n, opposite=late_opp,
-                opposite_text=why,
-                what=(f"{setting} at {final}: mid layer {j_mid} vs late layer {j_late} "
-                      f"(mid vs unpatched {mid.estimates[j_mid].effect:+.3f}, Bonferroni "
-                      f"p={mid.pvalue:.2g}; late upper bound over unpatched "
-                      f"{late.max_high:+.3f} {'<' if late_ok else '>='} SESOI)"),
-                evidence={"checkpoint": final, "mid": mid.table(), "late": late.table(),
-                          "early": early.table() if early else {}, "mid_layer": j_mid,
-                          "late_layer": j_late, "late_bound_ok": late_ok,
-                          "p_mid_vs_unpatched": mid.pvalue, "p_mid_vs_late": p_vs_late})
-
-        items.append((setting, p_case, build))
+        items.append(Draft(
+            claim, setting, alpha, effect=vs_late.effect, low=vs_late.low,
+            high=min(vs_late.high, mid.max_high), p_raw=max(mid.pvalue, p_vs_late), n=vs_late.n,
+            opposite=late_opp,
+            opposite_text="a late layer patches (its lower bound clears the SESOI)",
+            supportable=late_ok,  # supported needs the late bound shown
+            what=(f"{setting} at {final}: mid layer {j_mid} vs late layer {j_late} "
+                  f"(mid vs unpatched {mid.estimates[j_mid].effect:+.3f}, Bonferroni "
+                  f"p={mid.pvalue:.2g}; late upper bound over unpatched "
+                  f"{late.max_high:+.3f} {'<' if late_ok else '>='} SESOI)"),
+            evidence={"checkpoint": final, "mid": mid.table(), "late": late.table(),
+                      "early": early.table() if early else {}, "mid_layer": j_mid,
+                      "late_layer": j_late, "late_bound_ok": late_ok,
+                      "p_mid_vs_unpatched": mid.pvalue, "p_mid_vs_late": p_vs_late}))
     return family(items)

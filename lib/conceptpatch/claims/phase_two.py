@@ -20,15 +20,15 @@ from conceptpatch.claims.common import (
     PAPER,
     PIVOT,
     Axes,
+    BandResult,
     Claim,
     Design,
+    Draft,
     Verdict,
     axes_from_results,
     band_layers,
     band_name,
     family,
-    make_verdict,
-    missing_item,
     missing_verdict,
     rows,
 )
@@ -40,6 +40,8 @@ CLAIM = Claim(
               "output languages more than into English.",
 )
 SETTING = "seen"
+#: The caveat of a gain no larger than the rise in unpatched translation ability.
+TRACKS = "the gain may only track translation ability"
 
 
 def cases(axes: Axes) -> list[str]:
@@ -87,8 +89,7 @@ def _share(df: pd.DataFrame, ck: str, lang: str, layers: list[int]) -> float:
 def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | None = None,
              control: pd.DataFrame | None = None, claim: Claim = CLAIM) -> list[Verdict]:
     """One verdict per case; ``control``: the results of a run without phase-two data."""
-    axes = axes_from_results(df, design)
-    held = testable.screen(claim.id, cases(axes), axes)
+    axes, held = testable.screened(claim.id, cases, df, design)
     if held is not None:
         return held
     before, after = _last(df, axes, 0), _last(df, axes, -1)
@@ -107,10 +108,11 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
                      for j, g in gains.items()}
         ref_unpatched = (_gains(control, cb, ca, None, "target") if cb and ca
                          else unpatched.iloc[0:0])
+    versus = "the control run" if control is not None else PIVOT
     items = []
     for lang in langs:
         if control is None and PIVOT not in axes.seen:
-            items.append(missing_item(
+            items.append(missing_verdict(
                 claim.id, lang, f"needs {PIVOT} as a seen output language or a control run"))
             continue
         ref_lang = PIVOT if control is None else lang
@@ -121,43 +123,28 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
             if est.n and not np.isnan(est.effect):
                 per_layer[j] = est
         if not per_layer:
-            items.append(missing_item(
+            items.append(missing_verdict(
                 claim.id, lang, f"no {SETTING} rows for {lang} and its reference at {before} and "
                                 f"{after} in the band"))
             continue
-        best = min(per_layer, key=lambda j: (per_layer[j].pvalue, -per_layer[j].effect, j))
-        p_raw = min(1.0, per_layer[best].pvalue * len(per_layer))
-        max_high = max(e.high for e in per_layer.values())
+        band = BandResult(tuple(per_layer), per_layer)
+        est = per_layer[band.best]
         t_ref = ref_unpatched[ref_unpatched["output_lang"] == ref_lang]
         translation = did(unpatched, lang, t_ref, alpha)
-
-        def build(p_adj: float, lang=lang, per_layer=per_layer, best=best, p_raw=p_raw,
-                  max_high=max_high, translation=translation) -> Verdict:
-            est = per_layer[best]
-            share_before = _share(df, before, lang, list(per_layer))
-            share_after = _share(df, after, lang, list(per_layer))
-            tracks = translation.pvalue <= alpha and translation.low >= est.effect - 1e-9
-            versus = "the control run" if control is not None else PIVOT
-            note = (f"; unpatched translation into {lang} vs {versus} also rose by "
-                    f"{translation.effect:+.3f} (bounds [{translation.low:+.3f}, "
-                    f"{translation.high:+.3f}])" + (": the gain may only track translation "
-                                                     "ability" if tracks else ""))
-            return make_verdict(
-                claim, lang, alpha, effect=est.effect, low=est.low, high=max_high,
-                p_raw=p_raw, p_adj=p_adj, n=est.n,
-                caveat="the gain may only track translation ability" if tracks else "",
-                what=(f"{lang}: gain {before} -> {after} minus {versus}'s, "
-                      f"{band_name(axes.design.band)} layer {best} of {list(per_layer)}; "
-                      f"exact share of exact+synonym {share_before:.2f} -> {share_after:.2f}"
-                      f"{note}"),
-                evidence={"before": before, "after": after, "layer": best, "versus": versus,
-                          "layers": {str(j): {"effect": e.effect, "low": e.low, "high": e.high,
-                                              "p": e.pvalue} for j, e in per_layer.items()},
-                          "translation_did": translation.effect,
-                          "translation_p": translation.pvalue,
-                          "tracks_translation": tracks,
-                          "exact_share_before": share_before,
-                          "exact_share_after": share_after})
-
-        items.append((lang, p_raw, build))
+        share_before = _share(df, before, lang, list(band.layers))
+        share_after = _share(df, after, lang, list(band.layers))
+        tracks = translation.pvalue <= alpha and translation.low >= est.effect - 1e-9
+        note = (f"; unpatched translation into {lang} vs {versus} also rose by "
+                f"{translation.effect:+.3f} (bounds [{translation.low:+.3f}, "
+                f"{translation.high:+.3f}])" + (f": {TRACKS}" if tracks else ""))
+        items.append(Draft(
+            claim, lang, alpha, effect=est.effect, low=est.low, high=band.max_high,
+            p_raw=band.pvalue, n=est.n, caveat=TRACKS if tracks else "",
+            what=(f"{lang}: gain {before} -> {after} minus {versus}'s, "
+                  f"{band_name(axes.design.band)} layer {band.best} of {list(band.layers)}; "
+                  f"exact share of exact+synonym {share_before:.2f} -> {share_after:.2f}{note}"),
+            evidence={"before": before, "after": after, "layer": band.best, "versus": versus,
+                      "layers": band.table(), "translation_did": translation.effect,
+                      "translation_p": translation.pvalue, "tracks_translation": tracks,
+                      "exact_share_before": share_before, "exact_share_after": share_after}))
     return family(items)

@@ -18,30 +18,32 @@ from conceptpatch.claims.common import (
     Axes,
     Claim,
     Design,
+    Draft,
     Verdict,
     axes_from_results,
+    claims_section,
     family,
-    fmt_ci,
-    fmt_p,
-    missing_item,
     missing_verdict,
     paired_rows,
     rows,
 )
 from conceptpatch.claims.induction import cases as induction_cases
+from conceptpatch.config.sections import ClaimsSection
+from conceptpatch.numbers import interval_text, p_text
 
 CLAIM = Claim(
     id="regression", paper=PAPER, version=2, alpha=0.05, sesoi=0.10, paper_effect=0.0,
     statement="A new checkpoint patches no worse than the checkpoints before it.",
 )
-WINDOW = 2  # how many earlier checkpoints the new one is compared with (``[claims] gate_window``)
+#: How many earlier checkpoints the new one is compared with (``[claims] gate_window``).
+WINDOW = ClaimsSection.gate_window
 
 
 def gate(suite: Any) -> tuple[int, float]:
     """The gate's window and margin from ``[claims] gate_window`` / ``gate_margin`` (defaults:
     :data:`WINDOW` earlier checkpoints, a drop of the claim's SESOI)."""
-    spec = getattr(suite, "claims", None) or {}
-    return int(spec.get("gate_window", WINDOW)), float(spec.get("gate_margin", CLAIM.sesoi))
+    spec = claims_section(suite)
+    return spec.gate_window, CLAIM.sesoi if spec.gate_margin is None else float(spec.gate_margin)
 
 
 def cases(axes: Axes) -> list[str]:
@@ -70,7 +72,7 @@ def evaluate(df: pd.DataFrame, new_checkpoint: str, alpha: float = CLAIM.alpha, 
         sub = rows(df, setting=setting, output_lang=lang, checkpoint=[*earlier, new_checkpoint])
         patched = sub[sub["layer"] >= 0]
         if patched.empty:
-            items.append(missing_item(
+            items.append(missing_verdict(
                 claim.id, case, f"no rows for {case} at {new_checkpoint} or {earlier}"))
             continue
         rate = patched["category"].eq("exact").groupby(patched["layer"]).mean()
@@ -80,30 +82,35 @@ def evaluate(df: pd.DataFrame, new_checkpoint: str, alpha: float = CLAIM.alpha, 
                  for e in earlier}
         drops = {e: d for e, d in drops.items() if d.n}
         if new.empty or not drops:
-            items.append(missing_item(claim.id, case, f"no paired trials for {case}"))
+            items.append(missing_verdict(claim.id, case, f"no paired trials for {case}"))
             continue
         worst = min(drops, key=lambda e: (drops[e].pvalue, -drops[e].effect))
-        p_raw = min(1.0, drops[worst].pvalue * len(drops))
-
-        def build(p_adj: float, case=case, drops=drops, worst=worst, layer=layer,
-                  p_raw=p_raw) -> Verdict:
-            d = drops[worst]
-            high = max(e.high for e in drops.values())
-            if p_adj <= alpha and d.effect >= margin:
-                verdict, text = "refuted", "regressed"
-            elif high < margin:
-                verdict, text = "supported", "no drop as large as the margin"
-            else:
-                verdict, text = "inconclusive", "undetermined"
-            listing = "; ".join(f"{e}: drop {x.effect:+.3f} {fmt_ci(x.low, x.high)}"
-                                for e, x in drops.items())
-            msg = (f"{case} at {new_checkpoint}, layer {layer} (best over old and new pooled): "
-                   f"{listing}; margin {margin}; worst {worst} p={fmt_p(p_raw)}, Holm "
-                   f"p={fmt_p(p_adj)}, n={d.n} -> {verdict} ({text})")
-            return Verdict(claim.id, case, verdict, d.effect, d.low, high, p_adj, d.n, msg,
-                           {"new": new_checkpoint, "earlier": earlier, "layer": layer,
-                            "drops": {e: x.effect for e, x in drops.items()}},
-                           p_raw, margin, claim.paper_effect, text)
-
-        items.append((case, p_raw, build))
+        d = drops[worst]
+        listing = "; ".join(f"{e}: drop {x.effect:+.3f} {interval_text(x.low, x.high)}"
+                            for e, x in drops.items())
+        items.append(Draft(
+            claim, case, alpha, effect=d.effect, low=d.low,
+            high=max(e.high for e in drops.values()), p_raw=min(1.0, d.pvalue * len(drops)),
+            n=d.n, sesoi=margin, rule=gate_verdict,
+            what=(f"{case} at {new_checkpoint}, layer {layer} (best over old and new pooled): "
+                  f"{listing}; margin {margin}; worst {worst}"),
+            evidence={"new": new_checkpoint, "earlier": earlier, "layer": layer,
+                      "drops": {e: x.effect for e, x in drops.items()}}))
     return family(items)
+
+
+def gate_verdict(draft: Draft, p_adj: float) -> Verdict:
+    """The gate's rule (a draft's ``sesoi`` is the margin): refuted, a fail, on a significant
+    drop at least the margin; supported, a pass, when every drop's upper bound is below it."""
+    margin = draft.sesoi
+    if p_adj <= draft.alpha and draft.effect >= margin:
+        verdict, text = "refuted", "regressed"
+    elif draft.high < margin:
+        verdict, text = "supported", "no drop as large as the margin"
+    else:
+        verdict, text = "inconclusive", "undetermined"
+    msg = (f"{draft.what} p={p_text(draft.p_raw)}, Holm p={p_text(p_adj)}, n={draft.n} -> "
+           f"{verdict} ({text})")
+    return Verdict(draft.claim.id, draft.case, verdict, draft.effect, draft.low, draft.high,
+                   p_adj, draft.n, msg, draft.evidence, draft.p_raw, margin,
+                   draft.claim.paper_effect, text)

@@ -17,7 +17,7 @@ chance ``translation(checkpoint, language)``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -53,9 +53,6 @@ class World:
     persistence: float = 0.0  # chance a trial keeps its uniform draw across layers/checkpoints
     seen_failures: Mapping[str, float] = field(default_factory=lambda: dict(SEEN_FAILURES))
     unseen_failures: Mapping[str, float] = field(default_factory=lambda: dict(UNSEEN_FAILURES))
-
-    def with_(self, **changes: object) -> World:
-        return replace(self, **changes)
 
 
 def _beta_quantile(u: np.ndarray, mean: float, spread: float) -> np.ndarray:

@@ -19,14 +19,13 @@ from conceptpatch.claims.common import (
     Axes,
     Claim,
     Design,
+    Draft,
     Verdict,
-    axes_from_results,
     band_layers,
     band_name,
     band_test,
     family,
-    make_verdict,
-    missing_item,
+    missing_verdict,
     reference_checkpoint,
     rows,
 )
@@ -51,11 +50,10 @@ def cases(axes: Axes) -> list[str]:
 def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | None = None,
              claim: Claim = CLAIM) -> list[Verdict]:
     """One verdict per case of :func:`cases`."""
-    axes = axes_from_results(df, design)
-    ref = reference_checkpoint(axes)
-    held = testable.screen(claim.id, cases(axes), axes)
+    axes, held = testable.screened(claim.id, cases, df, design)
     if held is not None:
         return held
+    ref = reference_checkpoint(axes)
     seen = rows(df, output_lang=list(axes.seen))
     at_ref = rows(seen, checkpoint=ref)
     layers = band_layers(at_ref, axes.design.band)
@@ -67,32 +65,26 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
         if induced is None or not induced.clear(alpha, claim.sesoi):
             reason = (f"no induction at the reference {ref} ({band_name(axes.design.band)} layers"
                       f" {layers}): nothing to stay stable")
-            items.append(missing_item(claim.id, case, reason))
+            items.append(missing_verdict(claim.id, case, reason))
             continue
         band = band_test(rows(seen, checkpoint=ck, setting=SETTING), ref_patched, layers, alpha)
         if band is None:
-            items.append(missing_item(claim.id, case, f"no {SETTING} rows at {ck} in the band"))
+            items.append(missing_verdict(claim.id, case, f"no {SETTING} rows at {ck} in the band"))
             continue
-        tost = {j: max(e.pvalue_above(-MARGIN), e.pvalue_below(MARGIN))
-                for j, e in band.estimates.items()}
-        p_case = max(tost.values())
         m = len(band.layers)
         worst = max(band.layers, key=lambda j: (abs(band.estimates[j].effect), -j))
+        est = band.estimates[worst]
+        tost = max(max(e.pvalue_above(-MARGIN), e.pvalue_below(MARGIN))
+                   for e in band.estimates.values())
         moved = any(lo > MARGIN or hi < -MARGIN
                     for lo, hi in (band.estimates[j].at(alpha / m) for j in band.layers))
-
-        def build(p_adj: float, case=case, ck=ck, band=band, worst=worst, moved=moved,
-                  p_case=p_case) -> Verdict:
-            est = band.estimates[worst]
-            return make_verdict(
-                claim, case, alpha, effect=est.effect, low=est.low, high=est.high,
-                p_raw=p_case, p_adj=p_adj, n=est.n, opposite=moved, bounded=False,
-                opposite_text=f"the exact rate moved by more than {MARGIN}",
-                what=(f"{ck} vs reference {ref}, {band_name(axes.design.band)} layers "
-                      f"{list(band.layers)} (largest change at {worst}): paired TOST within "
-                      f"+/-{MARGIN} at every layer"),
-                evidence={"checkpoint": ck, "reference": ref, "layers": band.table(),
-                          "margin": MARGIN})
-
-        items.append((case, p_case, build))
+        items.append(Draft(
+            claim, case, alpha, effect=est.effect, low=est.low, high=est.high, p_raw=tost,
+            n=est.n, opposite=moved, bounded=False,
+            opposite_text=f"the exact rate moved by more than {MARGIN}",
+            what=(f"{ck} vs reference {ref}, {band_name(axes.design.band)} layers "
+                  f"{list(band.layers)} (largest change at {worst}): paired TOST within "
+                  f"+/-{MARGIN} at every layer"),
+            evidence={"checkpoint": ck, "reference": ref, "layers": band.table(),
+                      "margin": MARGIN}))
     return family(items)

@@ -17,11 +17,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+import pandas as pd
+
 from conceptpatch.claims.common import (
     BANDS,
     PIVOT,
     Axes,
+    Design,
     Verdict,
+    axes_from_results,
     band_of,
     early_checkpoints,
     reference_checkpoint,
@@ -35,6 +39,7 @@ __all__ = [
     "later_in_phase",
     "no_case",
     "screen",
+    "screened",
     "untestable",
     "untestable_verdict",
 ]
@@ -215,3 +220,10 @@ def screen(claim_id: str, cases: Sequence[str], axes: Axes) -> list[Verdict] | N
     if why is None:
         return None
     return [untestable_verdict(claim_id, case, why) for case in cases]
+
+
+def screened(claim_id: str, cases: Callable[[Axes], Sequence[str]], df: pd.DataFrame,
+             design: Design | None) -> tuple[Axes, list[Verdict] | None]:
+    """The axes of a results table, and :func:`screen` of the claim's ``cases`` on them."""
+    axes = axes_from_results(df, design)
+    return axes, screen(claim_id, cases(axes), axes)

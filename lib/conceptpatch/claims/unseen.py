@@ -22,14 +22,12 @@ from conceptpatch.claims.common import (
     Axes,
     Claim,
     Design,
+    Draft,
     Verdict,
-    axes_from_results,
     band_layers,
     band_name,
     band_test,
     family,
-    make_verdict,
-    missing_item,
     missing_verdict,
     rows,
 )
@@ -61,8 +59,7 @@ def _two_groups(a: np.ndarray, ca: np.ndarray, b: np.ndarray, cb: np.ndarray, al
 def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | None = None,
              claim: Claim = CLAIM) -> list[Verdict]:
     """One verdict per case of :func:`cases`."""
-    axes = axes_from_results(df, design)
-    held = testable.screen(claim.id, cases(axes), axes)
+    axes, held = testable.screened(claim.id, cases, df, design)
     if held is not None:
         return held
     final = axes.checkpoints[-1]
@@ -83,32 +80,27 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
     for lang in axes.unseen:
         un = rows(at, setting=SETTING, layer=j, output_lang=lang)
         if un.empty:
-            items += [missing_item(claim.id, f"{kind}-{lang}", f"no {SETTING} rows at layer {j}")
+            items += [missing_verdict(claim.id, f"{kind}-{lang}", f"no {SETTING} rows at layer {j}")
                       for kind in ("bound", "mix")]
             continue
         u_exact = un["category"].eq("exact").to_numpy()
         level = clustered.rate(u_exact, un["concept"].to_numpy(), alpha)
         gap = _two_groups(s_exact, seen_at["concept"].to_numpy(), u_exact,
                           un["concept"].to_numpy(), alpha)
-        p_bound = max(level.pvalue_below(BOUND), gap.pvalue_above(claim.sesoi))
-
-        def build_bound(p_adj: float, lang=lang, level=level, gap=gap, p_bound=p_bound
-                        ) -> Verdict:
-            return make_verdict(
-                claim, f"bound-{lang}", alpha, effect=gap.effect, low=gap.low, high=gap.high,
-                p_raw=p_bound, p_adj=p_adj, n=gap.n, opposite=level.low > BOUND,
-                opposite_text=f"the unseen exact rate's lower bound {level.low:.3f} > {BOUND}",
-                what=(f"{lang} at {final}, layer {j} (best for seen): seen exact minus unseen "
-                      f"exact; unseen exact {level.effect:.3f}, upper bound {level.high:.3f} "
-                      f"vs BOUND {BOUND}"),
-                evidence={"checkpoint": final, "layer": j, "unseen_rate": level.effect,
-                          "unseen_high": level.high, "bound": BOUND})
-
-        items.append((f"bound-{lang}", p_bound, build_bound))
+        items.append(Draft(
+            claim, f"bound-{lang}", alpha, effect=gap.effect, low=gap.low, high=gap.high,
+            p_raw=max(level.pvalue_below(BOUND), gap.pvalue_above(claim.sesoi)), n=gap.n,
+            opposite=level.low > BOUND,
+            opposite_text=f"the unseen exact rate's lower bound {level.low:.3f} > {BOUND}",
+            what=(f"{lang} at {final}, layer {j} (best for seen): seen exact minus unseen "
+                  f"exact; unseen exact {level.effect:.3f}, upper bound {level.high:.3f} "
+                  f"vs BOUND {BOUND}"),
+            evidence={"checkpoint": final, "layer": j, "unseen_rate": level.effect,
+                      "unseen_high": level.high, "bound": BOUND}))
         fail_u = un[~un["category"].eq("exact")]
         fail_s = seen_at[~seen_at["category"].eq("exact")]
         if fail_u.empty or fail_s.empty:
-            items.append(missing_item(claim.id, f"mix-{lang}", "no failures to compare"))
+            items.append(missing_verdict(claim.id, f"mix-{lang}", "no failures to compare"))
             continue
         mix = _two_groups(fail_u["category"].isin(FAILURE_KINDS).to_numpy(),
                           fail_u["concept"].to_numpy(),
@@ -116,16 +108,10 @@ def evaluate(df: pd.DataFrame, alpha: float = CLAIM.alpha, *, design: Design | N
                           fail_s["concept"].to_numpy(), alpha)
         counts_u = fail_u["category"].value_counts().to_dict()
         counts_s = fail_s["category"].value_counts().to_dict()
-
-        def build_mix(p_adj: float, lang=lang, mix=mix, counts_u=counts_u, counts_s=counts_s
-                      ) -> Verdict:
-            return make_verdict(
-                claim, f"mix-{lang}", alpha, effect=mix.effect, low=mix.low, high=mix.high,
-                p_raw=mix.pvalue, p_adj=p_adj, n=mix.n, sesoi=MIX_SESOI,
-                what=(f"{lang} at {final}, layer {j}: share of copy+unrelated among failures, "
-                      f"unseen minus seen (unseen {counts_u}, seen {counts_s})"),
-                evidence={"checkpoint": final, "layer": j, "unseen": counts_u,
-                          "seen": counts_s})
-
-        items.append((f"mix-{lang}", mix.pvalue, build_mix))
+        items.append(Draft(
+            claim, f"mix-{lang}", alpha, effect=mix.effect, low=mix.low, high=mix.high,
+            p_raw=mix.pvalue, n=mix.n, sesoi=MIX_SESOI,
+            what=(f"{lang} at {final}, layer {j}: share of copy+unrelated among failures, "
+                  f"unseen minus seen (unseen {counts_u}, seen {counts_s})"),
+            evidence={"checkpoint": final, "layer": j, "unseen": counts_u, "seen": counts_s}))
     return family(items)

@@ -12,13 +12,15 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
-from statsmodels.stats.proportion import proportion_confint
 
+from conceptpatch import clustered
 from conceptpatch.claims.common import BANDS, Design, band_of
 from conceptpatch.vocabulary import LABEL_TO_CATEGORY, LABELS
 
 __all__ = [
+    "ALPHA",
     "BAND_COLOURS",
+    "BAND_TEXT",
     "CATEGORY_COLOURS",
     "CATEGORY_ORDER",
     "CLAIM_SIZE",
@@ -31,6 +33,7 @@ __all__ = [
     "band_spans",
     "best_layer",
     "checkpoint_order",
+    "clustered_rates",
     "declared_design",
     "exact_rate",
     "fig_to_base64",
@@ -43,7 +46,6 @@ __all__ = [
     "rate_of",
     "seen_patched",
     "six_categories",
-    "wilson",
 ]
 
 
@@ -65,6 +67,11 @@ CATEGORY_COLOURS = {
     "empty": "#67001f",
 }
 BAND_COLOURS = {"early": "#8c8c8c", "mid": "#e7298a", "late": "#ff7f00"}
+#: The level of each edge of a rate's band in a figure: the claims' alpha (every `Claim` declares
+#: 0.05), so an edge is the one-sided bound a verdict uses (`clustered_rates`).
+ALPHA = 0.05
+#: How a caption names such a band.
+BAND_TEXT = "concept-clustered 90% interval (each end the one-sided 95% bound a verdict uses)"
 SETTING_COLOURS = {"seen": "#1b9e77", "en_en": "#7570b3"}
 #: The size of a claim figure (one per claim block of the report).
 CLAIM_SIZE = (7.6, 3.9)
@@ -288,20 +295,35 @@ def band_best_layer(results: pd.DataFrame, design: Design | None = None, setting
     return int(rate.idxmax())
 
 
-def wilson(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson 95% interval bounds of k successes in n trials."""
-    low, high = proportion_confint(k, n, alpha=0.05, method="wilson")
-    return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+def clustered_rates(hit: pd.Series, rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per group of ``rows`` by the columns ``by``: successes of ``hit`` (k, a boolean or 0/1
+    series on ``rows``' index), trials (n), rate and its bounds ``low``/``high``.
+
+    The bounds are those of the verdicts: `conceptpatch.clustered.rate` with the rows' source
+    ``concept`` as the cluster (Wilson at the Rao–Scott effective n) at :data:`ALPHA`, the claims'
+    level, each edge one-sided; together they form a 1 - 2 :data:`ALPHA` (90%) interval.
+    """
+    hit = hit.astype(int)
+    keys = [rows[c] for c in by]
+    out = hit.groupby(keys).agg(["sum", "count"])
+    concepts = rows["concept"].astype(str)
+    bounds = {}
+    for key, part in hit.groupby(keys):
+        est = clustered.rate(part.to_numpy(dtype=bool), concepts.loc[part.index].to_numpy(),
+                             ALPHA)
+        bounds[key if isinstance(key, tuple) else (key,)] = (est.low, est.high)
+    edges = [bounds[key if isinstance(key, tuple) else (key,)] for key in out.index]
+    out = out.reset_index().rename(columns={"sum": "k", "count": "n"})
+    out["rate"] = out["k"] / out["n"]
+    out["low"] = np.array([low for low, _ in edges], dtype=float)
+    out["high"] = np.array([high for _, high in edges], dtype=float)
+    return out
 
 
 def rate_of(rows: pd.DataFrame, what: str, by: list[str]) -> pd.DataFrame:
-    """Per group: trials whose claim category is ``what`` (k), trials (n), rate, Wilson bounds."""
-    hit = (six_categories(rows) == what).astype(int)
-    out = hit.groupby([rows[c] for c in by]).agg(["sum", "count"]).reset_index()
-    out = out.rename(columns={"sum": "k", "count": "n"})
-    out["rate"] = out["k"] / out["n"]
-    out["low"], out["high"] = wilson(out["k"].to_numpy(), out["n"].to_numpy())
-    return out
+    """Per group: trials whose claim category is ``what`` (k), trials (n), rate and the
+    concept-clustered bounds the verdicts use (`clustered_rates`)."""
+    return clustered_rates(six_categories(rows) == what, rows, by)
 
 
 def final_checkpoint(results: pd.DataFrame) -> str | None:

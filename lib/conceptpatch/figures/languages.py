@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 
 from conceptpatch.claims.common import Design
 from conceptpatch.figures.common import (
+    BAND_TEXT,
     CATEGORY_COLOURS,
     CATEGORY_ORDER,
     CLAIM_SIZE,
@@ -42,7 +43,7 @@ def unseen_bars(results: pd.DataFrame, design: Design | None = None,
     caption = (
         f"Checkpoint {final}, seen sources at {layer_text(layer)} (the {band_label_of(design)} "
         "layer where the seen output languages patch best). Left: exact rate per output language "
-        f"(Wilson 95%), dashed: the bound {BOUND} the unseen rate must stay under. Right: the "
+        f"({BAND_TEXT}), dashed: the bound {BOUND} the unseen rate must stay under. Right: the "
         f"failures only (exact excluded), by category; the claim expects more "
         f"{' and '.join(FAILURE_KINDS)} failures in unseen languages.")
     rows = patched(results, "seen", position)
@@ -103,8 +104,8 @@ def language_rates(results: pd.DataFrame, design: Design | None = None,
     high, low = set(design.high_resource), set(design.low_resource)
     caption = (
         f"Checkpoint {final}, {layer_text(layer)} (the {band_label_of(design)} layer with the "
-        "highest rate): exact rate of C per seen output language and source setting, Wilson 95% "
-        "intervals; ◆: the unpatched rate of translating D into that language (translation "
+        "highest rate): exact rate of C per seen output language and source setting, "
+        f"{BAND_TEXT}; ◆: the unpatched rate of translating D into that language (translation "
         "ability), which the claim's adjusted test accounts for."
         + (" Tick labels mark the declared resource levels." if high or low else ""))
     data = results[results["checkpoint"] == final] if final is not None else results

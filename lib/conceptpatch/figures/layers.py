@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 from conceptpatch.claims.common import BANDS, Design
 from conceptpatch.figures.common import (
     BAND_COLOURS,
+    BAND_TEXT,
     CLAIM_SIZE,
     SETTING_COLOURS,
     Plot,
@@ -129,7 +130,7 @@ def induction_layers(results: pd.DataFrame, design: Design | None = None,
     title = "Exact rate per patch layer at the final checkpoint"
     caption = (
         f"Checkpoint {final}, seen output languages pooled: exact rate of C per first patched "
-        "layer, one line per source setting, Wilson 95% bands; grey: the unpatched rate of "
+        f"layer, one line per source setting, shaded: {BAND_TEXT}; grey: the unpatched rate of "
         "saying C on the same trials; shaded: the paper's mid and late bands scaled by depth "
         f"(declared: {band_label_of(design)}).")
     data = results[results["checkpoint"] == final] if final is not None else results
@@ -198,7 +199,7 @@ def layer_curves(results: pd.DataFrame, design: Design | None = None, setting: s
     caption = (
         f"Checkpoint {final}, setting '{setting}', position '{position}': exact rate of C per "
         "first patched layer j (patched at j and every later layer), one line per seen output "
-        "language, the pooled rate in black with its Wilson 95% band; shaded: the paper's bands "
+        f"language, the pooled rate in black with its {BAND_TEXT}; shaded: the paper's bands "
         f"scaled by depth ({band_spans(n_layers)}; declared: {band_label_of(design)}).")
     fig = Figure(figsize=CLAIM_SIZE)
     ax = fig.add_subplot()

@@ -39,7 +39,8 @@ def _keys(rows: pd.DataFrame) -> list[str]:
 
 def exact_rate_table(rows: pd.DataFrame, column: str) -> pd.DataFrame:
     """Exact rate of C per (setting, layer, ``column``): ``trials`` (distinct trial ids),
-    ``rows``, ``exact``, ``rate`` and its Wilson 95% bounds ``low``/``high``."""
+    ``rows``, ``exact``, ``rate`` and its concept-clustered bounds ``low``/``high``, the ones
+    the verdicts use (`conceptpatch.figures.common.rate_of`)."""
     by = [*_keys(rows), column]
     rate = rate_of(rows, "exact", by).rename(columns={"k": "exact", "n": "rows"})
     trials = rows.groupby(by, observed=True)["trial"].nunique().rename("trials").reset_index()

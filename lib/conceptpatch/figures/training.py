@@ -5,21 +5,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from statsmodels.stats.proportion import proportion_confint
 
 from conceptpatch.claims.common import Design
 from conceptpatch.figures.common import (
+    BAND_TEXT,
     CLAIM_SIZE,
     Plot,
     band_best_layer,
     band_label_of,
     best_layer,
     checkpoint_order,
+    clustered_rates,
     declared_design,
     exact_rate,
     fig_to_base64,
     figure_csv,
     layer_text,
+    outcome,
     patched,
     phase_boundary,
     rate_of,
@@ -75,12 +77,13 @@ def success_over_training(
     position: str = "last",
     layer: int | None = None,
 ) -> Plot:
-    """Exact-match success per output language over training, Wilson 95% bands, phase boundary."""
+    """Exact-match success per output language over training, concept-clustered bands (the
+    verdicts' bounds), phase boundary."""
     layer = best_layer(results, setting, position) if layer is None else layer
     title = "Success over training per output language"
     caption = (
         f"Exact-match rate at {layer_text(layer, 'patch layer')} (setting '{setting}', "
-        f"position '{position}'), shaded: Wilson 95% interval; dashed lines: unseen output "
+        f"position '{position}'), shaded: {BAND_TEXT}; dashed lines: unseen output "
         "languages; grey dotted: rate of saying C without a patch."
     )
     rows = patched(results, setting, position)
@@ -92,10 +95,8 @@ def success_over_training(
         return Plot(title, caption, note="Only one checkpoint in the results: a curve over "
                     "training needs at least two; figure skipped.")
     axis, x_of = _x_axis(results)
-    rate = exact_rate(rows, ["output_lang", "checkpoint"])
+    rate = clustered_rates(outcome(rows) == "exact", rows, ["output_lang", "checkpoint"])
     rate["x"] = rate["checkpoint"].map(x_of)
-    low, high = proportion_confint(rate["k"], rate["n"], alpha=0.05, method="wilson")
-    rate["low"], rate["high"] = np.asarray(low), np.asarray(high)
     seen = rows.drop_duplicates("output_lang").set_index("output_lang")["output_seen"]
 
     fig = Figure(figsize=(9.5, 4.8))
@@ -144,7 +145,7 @@ def claim_curves(results: pd.DataFrame, design: Design | None = None,
     layer = band_best_layer(results, design, "seen", position)
     caption = (
         f"Seen sources, seen output languages pooled: exact rate of C at {layer_text(layer)} (the "
-        f"{band_label_of(design)} layer with the highest rate), Wilson 95% band; grey: the "
+        f"{band_label_of(design)} layer with the highest rate), {BAND_TEXT}; grey: the "
         "unpatched rate of saying C (the baseline) and, dotted, of translating D (translation "
         f"ability). Shaded: the first {design.early_fraction:.0%} of training, where early "
         "emergence is tested; ▼ the stability reference.")
@@ -213,7 +214,7 @@ def phase_two_bars(results: pd.DataFrame, design: Design | None = None,
     caption = (
         f"Seen sources at {layer_text(layer)} (the {band_label_of(design)} layer with the highest "
         f"rate at {after}): exact rate of C per seen output language at the last phase-1 "
-        f"checkpoint ({before}) and the last phase-2 checkpoint ({after}), Wilson 95% intervals; "
+        f"checkpoint ({before}) and the last phase-2 checkpoint ({after}), whiskers: {BAND_TEXT}; "
         "numbers: the gain. The claim compares each non-English gain with English's.")
     if before is None or after is None:
         return Plot(title, caption, note="The results hold one data phase: no phase-two "

@@ -36,7 +36,7 @@ __all__ = [
 DEFAULT_POS = "nouns"
 
 #: One logger for every source, under the name users (and tests) filter on.
-log = logging.getLogger("conceptpatch.lexicon")
+log = logging.getLogger("conceptpatch.lexicons")
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,10 +259,6 @@ class Lexicon:
             tag = self.pos.get(concept, "")
             out[tag] = out.get(tag, 0) + 1
         return out
-
-    def language_counts(self) -> dict[str, int]:
-        """Concepts with at least one word, per language."""
-        return {code: sum(1 for row in self.table.values() if row.get(code)) for code in self.codes}
 
 
 def build(

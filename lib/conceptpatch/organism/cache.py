@@ -13,11 +13,9 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.metadata import version
 from pathlib import Path
 
-import tokenizers
-import torch
-import transformers
 from filelock import FileLock, Timeout
 
 from conceptpatch.files import share_tree, shared_mkdtemp
@@ -38,8 +36,8 @@ def recipe_hash(recipe: Recipe, seed: int) -> str:
     h.update(json.dumps({"recipe": recipe.to_dict(), "seed": seed}, sort_keys=True).encode())
     for name in _CODE_FILES:
         h.update((Path(__file__).parent / name).read_bytes())
-    for version in (torch.__version__, transformers.__version__, tokenizers.__version__):
-        h.update(version.encode())
+    for package in ("torch", "transformers", "tokenizers"):  # as installed: found without import
+        h.update(version(package).encode())
     return h.hexdigest()
 
 

@@ -19,10 +19,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from conceptpatch.checkpoints import Checkpoint, load_checkpoint
+from conceptpatch.config.suite import parse_suite
+from conceptpatch.engine.checkpoints import load_checkpoint
 from conceptpatch.organism.curriculum import ENGLISH
 from conceptpatch.readdepth import READ_TRIALS, read_depth
-from conceptpatch.suite import Resolved, _organism, _restrict, parse_suite
+from conceptpatch.resolve import Resolved
+from conceptpatch.resolve import restrict_lexicon as _restrict
+from conceptpatch.sources.checkpoint import Checkpoint
+from conceptpatch.sources.organism import read_organism as _organism
 
 __all__ = ["band_layers", "measure_checkpoint", "measure_organism", "organism_resolved"]
 
@@ -63,7 +67,7 @@ def _rate(frame: pd.DataFrame) -> float:
 def measure_checkpoint(resolved: Resolved, checkpoint: Checkpoint,
                        word_trials: int | None = READ_TRIALS) -> dict[str, object]:
     """Exact by layer (setting ``seen``), translation ability, phase-two languages, read depth."""
-    from conceptpatch.run import run_unit
+    from conceptpatch.compute import run_unit
     from conceptpatch.trials import plan_trials
 
     lm = load_checkpoint(checkpoint, dtype="float32", device="cpu")

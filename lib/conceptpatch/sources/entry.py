@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from conceptpatch.checkpoints import Checkpoint
+from conceptpatch.sources.checkpoint import Checkpoint
 
 __all__ = ["entry_checkpoint"]
 

@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from conceptpatch.checkpoints import Checkpoint
+from conceptpatch.config.sections import ModelSection
 from conceptpatch.errors import OrganismNotTrained
 from conceptpatch.lexicons.core import Lexicon
 from conceptpatch.lexicons.long_csv import load_long_csv
+from conceptpatch.sources.checkpoint import Checkpoint
 
 __all__ = ["organism_root", "read_organism"]
 
 
-def organism_root(model: Mapping[str, Any], build: bool) -> Path:
+def organism_root(model: ModelSection, build: bool) -> Path:
     """The directory of ``model.organism``: trained now with ``build``, else as it is.
 
     Without ``build``, an organism that is not trained yet raises `OrganismNotTrained`.
     """
     from conceptpatch.organism import ensure_organism, organism_dir
 
-    variant, seed = model["organism"], int(model.get("organism_seed", 0))
+    variant, seed = str(model.organism), model.organism_seed
     where = organism_dir(variant, seed)
     if not build and not (where / "manifest.json").exists():
         raise OrganismNotTrained(

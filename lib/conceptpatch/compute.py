@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import gc
-import importlib.metadata
 import platform
 import time
 import warnings
@@ -24,17 +23,22 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from conceptpatch.capture import StateCache, concept_latents
-from conceptpatch.checkpoints import Checkpoint, LoadedModel, load_checkpoint, load_tokenizer
+from conceptpatch.config.suite import Suite, suite_layers
 from conceptpatch.context import check_run
+from conceptpatch.engine.capture import StateCache, concept_latents
+from conceptpatch.engine.checkpoints import LoadedModel, load_checkpoint
+from conceptpatch.engine.patching import UNPATCHED, patched_sweep, width_of
+from conceptpatch.engine.positions import quote_merges
 from conceptpatch.errors import SuiteError
 from conceptpatch.fingerprint import fingerprint
 from conceptpatch.lexicons.constructed import unknown_pieces
-from conceptpatch.patching import UNPATCHED, patched_sweep, width_of
-from conceptpatch.prompts import Prompt, quote_merges
+from conceptpatch.prompts import Prompt
+from conceptpatch.provenance import installed_versions
+from conceptpatch.resolve import Resolved, resolve
 from conceptpatch.results import Store, StoreDesign, clash_problems, conform
 from conceptpatch.scoring import categorize
-from conceptpatch.suite import Resolved, Suite, resolve
+from conceptpatch.sources.checkpoint import Checkpoint
+from conceptpatch.tokenizer import load_tokenizer
 from conceptpatch.trials import (
     Trial,
     check_design,
@@ -87,13 +91,8 @@ class Unit:
 
 def versions() -> dict[str, str]:
     """Versions of the packages that determine results (stored with every unit)."""
-    out = {}
-    for name in ("conceptpatch", "torch", "transformers", "tokenizers"):
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "unknown"
-    return out
+    return installed_versions(("conceptpatch", "torch", "transformers", "tokenizers"),
+                              missing="unknown")
 
 
 def plan_units(
@@ -133,19 +132,6 @@ def plan_units(
     return units
 
 
-def suite_layers(suite: Suite, n_layers: int) -> list[int]:
-    """The first patch layers a suite sweeps on a model with ``n_layers`` decoder layers."""
-    if suite.layers is None:
-        return list(range(n_layers))
-    bad = [j for j in suite.layers if not -n_layers <= j < n_layers]
-    if bad:
-        raise SuiteError(
-            f"patch.layers {bad} out of range for a model with {n_layers} layers: use 0.."
-            f"{n_layers - 1} (or negative indices from the end)"
-        )
-    return sorted({j % n_layers for j in suite.layers})
-
-
 def score_ids(lm: LoadedModel, prompts: Sequence[Prompt], words: Sequence[str]) -> torch.Tensor:
     """The first token each answer ``word`` would have after its ``prompt`` (for p_concept)."""
     tok = lm.tokenizer
@@ -167,7 +153,7 @@ def batch_size(lm: LoadedModel, suite: Suite, prompt_tokens: int = 128) -> int:
     its answer, MLP activations, attention scores and logits per row); elsewhere it is
     `CPU_BATCH_SIZE`.
     """
-    size = suite.model.get("batch_size", "auto")
+    size = suite.model.batch_size
     if size != "auto":
         return int(size)
     if lm.device.type != "cuda":
@@ -195,7 +181,7 @@ def forward_rows(lm: LoadedModel, suite: Suite, prompt_tokens: int = 128) -> int
     copies' KV caches are bounded by `CPU_FUSED_BYTES`. Otherwise one copy (`batch_size`).
     """
     size = batch_size(lm, suite, prompt_tokens)
-    if suite.model.get("batch_size", "auto") != "auto" or lm.device.type == "cuda":
+    if suite.model.batch_size != "auto" or lm.device.type == "cuda":
         return size
     per_row = _kv_bytes(lm) * (prompt_tokens + suite.max_new_tokens)
     return max(size, min(1024, CPU_FUSED_BYTES // max(1, per_row)))
@@ -411,7 +397,7 @@ def _checkpoint_record(suite: Suite, checkpoint: Checkpoint) -> dict[str, object
     and a cache path would make units differ between machines)."""
     record: dict[str, object] = {"name": checkpoint.name, "step": checkpoint.step,
                                  "tokens": checkpoint.tokens, "phase": checkpoint.phase}
-    if "glob" in suite.model:
+    if suite.model.glob is not None:
         record["source"] = checkpoint.source
     return record
 
@@ -432,10 +418,10 @@ def organism_threads(suite: Suite) -> Iterator[None]:
 
     CPU float reductions depend on the thread count (p_concept moves in its last bits), so a
     fixed count gives the same store on any machine and in any process layout (serial, or
-    `conceptpatch.pipeline`'s evaluation beside training); one thread is also the fastest per
-    core for a model this small.
+    `conceptpatch.train_and_compute`'s evaluation beside training); one thread is also the fastest
+    per core for a model this small.
     """
-    if "organism" not in suite.model or not str(suite.device).startswith("cpu"):
+    if suite.model.organism is None or not suite.device.startswith("cpu"):
         yield
         return
     threads = torch.get_num_threads()
@@ -457,7 +443,7 @@ def run_suite(
     """Compute the suite's missing units into ``store`` and return the suite's results table.
 
     ``suite`` may come resolved already; a missing organism is trained first, in this process
-    (`conceptpatch.pipeline.run_pipelined` trains it beside the computing instead). A store
+    (`conceptpatch.train_and_compute.run_pipelined` trains it beside the computing instead). A store
     holding another design's units is refused (`conceptpatch.results.Store.bind`) unless
     ``replace``, which deletes them first.
     """

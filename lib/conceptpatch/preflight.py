@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import tomllib
 
-from conceptpatch.checkpoints import Checkpoint
+from conceptpatch.config.suite import Suite, load_suite, parse_suite, suite_layers
 from conceptpatch.errors import CheckpointError, ConceptPatchError, SuiteError
-from conceptpatch.suite import Suite, load_suite, parse_suite
+from conceptpatch.sources.checkpoint import Checkpoint
+from conceptpatch.sources.local import (
+    check_folder,
+    check_tokenizer_code,
+    config_layers,
+    remote_code_error,
+)
 
 __all__ = ["checkpoint_problems", "dry_run", "layers_arg", "list_arg", "preflight",
            "with_overrides"]
@@ -88,9 +96,10 @@ def dry_run(suite: Suite, store: Path | str, checkpoints: Sequence[str] | None =
     """Print the units a run would compute (done / to compute) and the forwards they take;
     ``resolved``: the suite already resolved and its checkpoints checked (``check`` has done
     both); otherwise the checkpoints to compute are checked as `preflight` does."""
+    from conceptpatch.compute import plan_units
+    from conceptpatch.errors import OrganismNotTrained
+    from conceptpatch.resolve import resolve
     from conceptpatch.results import Store, StoreDesign
-    from conceptpatch.run import plan_units
-    from conceptpatch.suite import OrganismNotTrained, resolve
     from conceptpatch.trials import count_trials, setting_work
 
     checked = resolved is not None  # `check` has checked its checkpoints already
@@ -153,9 +162,9 @@ def preflight(suite: Suite, store: Path | str, checkpoints: Sequence[str] | None
               shard: tuple[int, int] | None = None) -> None:
     """Refuse, before the store is touched, what ``run`` would die of at the checkpoints it has
     to load (`checkpoint_problems`); a suite that resolves only by building is left to the run."""
+    from conceptpatch.compute import plan_units
+    from conceptpatch.resolve import resolve
     from conceptpatch.results import Store
-    from conceptpatch.run import plan_units
-    from conceptpatch.suite import resolve
 
     try:
         resolved = resolve(suite, build=False, missing_ok=True)
@@ -170,15 +179,14 @@ def checkpoint_problems(suite: Suite, checkpoints: Sequence[Checkpoint]) -> list
     """What a run would die of at each checkpoint, found without loading weights: a missing
     folder or config.json, pickle-only weights, an architecture transformers cannot build or that
     needs custom code, a tokenizer that needs it, patch layers out of range; GGUF problems."""
-    from conceptpatch.gguf_source import gguf_problem
+    from conceptpatch.sources import gguf
 
     problems: list[str] = []
     layers: dict[bytes, int] = {}
     for c in checkpoints:
         try:
             if c.is_gguf:
-                problem = gguf_problem(c.name, c.gguf, c.gguf_package)
-                problems += [problem] if problem else []
+                problems += gguf.problems(c)
             elif c.path is not None:
                 _check_folder(suite, c, layers)
         except ConceptPatchError as err:
@@ -186,21 +194,47 @@ def checkpoint_problems(suite: Suite, checkpoints: Sequence[Checkpoint]) -> list
     return problems
 
 
-def _check_folder(suite: Suite, checkpoint: Checkpoint, known: dict[bytes, int]) -> None:
+def _check_folder(suite: Suite, checkpoint: Checkpoint, known: dict[bytes, int | None]) -> None:
     """`checkpoint_problems` of one local folder; ``known``: layer counts by config.json bytes
     (the checkpoints of one training run share one config: its skeleton is built once)."""
-    from conceptpatch.checkpoints import _check_local, check_architecture, check_tokenizer_code
-    from conceptpatch.run import suite_layers
-
     path = Path(str(checkpoint.path))
-    if "random" in suite.model and not path.exists():  # built on first run, of a known depth
-        suite_layers(suite, int(suite.model.get("random_layers", 4)))
+    if suite.model.random is not None and not path.exists():  # built on first run: known depth
+        suite_layers(suite, suite.model.random_layers)
         return
-    _check_local(checkpoint)
-    options = suite.load_options
+    check_folder(checkpoint)
     config = (path / "config.json").read_bytes()
     if config not in known:
-        known[config] = check_architecture(checkpoint, options["layers_path"],
-                                           options["trust_remote_code"])
-    suite_layers(suite, known[config])
-    check_tokenizer_code(checkpoint, options["tokenizer"], options["trust_remote_code"])
+        known[config] = _architecture_layers(suite, checkpoint, config)
+    if known[config] is not None:
+        suite_layers(suite, known[config])
+    if engine_installed():
+        check_tokenizer_code(checkpoint, suite.model.tokenizer, suite.model.trust_remote_code)
+
+
+def engine_installed() -> bool:
+    """Whether torch can be imported here (found, not imported: `check` loads no engine)."""
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _architecture_layers(suite: Suite, checkpoint: Checkpoint, config: bytes) -> int | None:
+    """A local checkpoint's decoder layers: found on a weightless skeleton as a load finds them
+    where torch is installed; else read from its config.json (custom code refused as a load
+    refuses it), None when it declares no layer count."""
+    model = suite.model
+    if engine_installed():
+        from conceptpatch.engine.checkpoints import check_architecture
+
+        return check_architecture(checkpoint, model.layers_path, model.trust_remote_code)
+    try:
+        declared = json.loads(config)
+    except ValueError:
+        declared = None
+    if not isinstance(declared, dict):
+        raise CheckpointError(f"checkpoint {checkpoint.name!r}: its config.json is not a JSON"
+                              " object: copy the checkpoint's config.json again")
+    if "auto_map" in declared and not model.trust_remote_code:
+        raise remote_code_error(checkpoint, checkpoint.source)
+    return config_layers(declared)

@@ -2,7 +2,7 @@
 
 Loading goes through transformers' Auto classes with safetensors only; remote code runs only
 when the suite opts in. A GGUF checkpoint is dequantized once into a safetensors cache
-(`conceptpatch.gguf_source`). The decoder layers and the input embedding are found on the model
+(`conceptpatch.sources.gguf`). The decoder layers and the input embedding are found on the model
 itself (`decoder_layers`), so a new architecture needs no table here.
 """
 
@@ -11,29 +11,32 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from conceptpatch.errors import CheckpointError, first_line
+from conceptpatch.sources.checkpoint import Checkpoint
+from conceptpatch.sources.kinds import kind_of
+from conceptpatch.sources.local import (
+    needs_remote_code,
+    remote_code_error,
+)
+from conceptpatch.tokenizer import tokenizer_of
+from conceptpatch.vocabulary import DType
 
 __all__ = [
     "DTYPES",
     "Checkpoint",
     "LoadedModel",
     "check_architecture",
-    "check_tokenizer_code",
     "decoder_layers",
     "load_checkpoint",
-    "load_tokenizer",
-    "needs_remote_code",
     "wrap_model",
 ]
 
-DType = Literal["float32", "bfloat16", "float16", "float64"]
+#: The torch dtype of each name in `conceptpatch.vocabulary.DTYPE_NAMES`.
 DTYPES: Mapping[str, torch.dtype] = MappingProxyType(
     {
         "float32": torch.float32,
@@ -42,40 +45,6 @@ DTYPES: Mapping[str, torch.dtype] = MappingProxyType(
         "float64": torch.float64,
     }
 )
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """One training snapshot: a local directory, a hub id (+ revision) or a GGUF file (or the
-    package that holds or assembles one), and its place in training."""
-
-    name: str
-    path: str | None = None
-    hub: str | None = None
-    revision: str | None = None
-    step: int = 0
-    tokens: int = 0
-    phase: int = 1
-    gguf: str | None = None
-    gguf_package: str | None = None
-
-    def __post_init__(self) -> None:
-        given = [s for s in (self.path, self.hub, self.gguf, self.gguf_package) if s is not None]
-        if len(given) != 1:
-            raise CheckpointError(
-                f"checkpoint {self.name!r} must name exactly one of path, hub, gguf or"
-                " gguf_package: give a local directory (path=...), a hub id (hub=...,"
-                " revision=...), a .gguf file (gguf=...) or a package that holds or assembles one"
-            )
-
-    @property
-    def is_gguf(self) -> bool:
-        return self.gguf is not None or self.gguf_package is not None
-
-    @property
-    def source(self) -> str:
-        """The local path, hub id, GGUF file or GGUF package the checkpoint comes from."""
-        return next(s for s in (self.path, self.hub, self.gguf, self.gguf_package) if s)
-
 
 @dataclass(frozen=True)
 class LoadedModel:
@@ -189,101 +158,6 @@ def wrap_model(
     return LoadedModel(checkpoint, model, tokenizer, layers, embedding)
 
 
-def _check_local(checkpoint: Checkpoint) -> None:
-    path = Path(str(checkpoint.path))
-    if not path.is_dir():
-        raise CheckpointError(
-            f"checkpoint {checkpoint.name!r}: local directory {str(path)!r} does not exist:"
-            " fix the path in the suite or train/download the checkpoint there"
-        )
-    if not any(path.glob("*.safetensors")):
-        pickled = [p.name for p in path.glob("*.bin")] + [p.name for p in path.glob("*.pt")]
-        what = f"only pickle weights ({', '.join(pickled)})" if pickled else "no weights"
-        raise CheckpointError(
-            f"checkpoint {checkpoint.name!r} at {str(path)!r} has {what}: conceptpatch loads"
-            " safetensors only; convert it with"
-            " `model.save_pretrained(dir, safe_serialization=True)`"
-        )
-    if not (path / "config.json").is_file():
-        raise CheckpointError(
-            f"checkpoint {checkpoint.name!r}: folder {str(path)!r} has weights but no config.json"
-            " (transformers builds the model from it): copy the checkpoint's config.json into"
-            " the folder (`model.save_pretrained(dir)` writes it beside the weights)"
-        )
-
-
-#: Files any one of which lets ``AutoTokenizer`` load a checkpoint's tokenizer.
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
-
-
-def _no_tokenizer(checkpoint: Checkpoint, where: str, why: str) -> str:
-    return (
-        f"checkpoint {checkpoint.name!r}: no tokenizer at {where!r} ({why}): copy the tokenizer"
-        " files of the final checkpoint there, or set [model] tokenizer = \"DIR or hub id\" to"
-        " one tokenizer for every checkpoint"
-    )
-
-
-def needs_remote_code(err: BaseException) -> bool:
-    """Whether transformers refused a load because the repository's own code would have to run
-    (``auto_map`` in its config) and ``trust_remote_code`` is off."""
-    return "trust_remote_code" in str(err)
-
-
-def _model_type(source: str) -> str:
-    """The ``model_type`` of a local checkpoint's config.json, quoted, or "its model type"."""
-    import json
-
-    try:
-        found = json.loads((Path(source) / "config.json").read_text(encoding="utf-8"))
-        return f"its model type {str(found['model_type'])!r}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "its model type"
-
-
-def _remote_code_error(checkpoint: Checkpoint, source: str) -> CheckpointError:
-    """The one line for a model whose architecture is code shipped with the repository."""
-    return CheckpointError(
-        f"checkpoint {checkpoint.name!r} ({source}): {_model_type(source)} needs custom code"
-        " from the repository (config.json auto_map), which conceptpatch does not run unless"
-        " told: set [model] trust_remote_code = true in the suite only if you trust the"
-        " repository"
-    )
-
-
-def _remote_tokenizer_error(checkpoint: Checkpoint, where: str, shared: bool) -> CheckpointError:
-    """The one line for a tokenizer that is code shipped with its repository."""
-    fix = ("set [model] tokenizer to a tokenizer that needs none (custom code is never run for"
-           " the shared tokenizer)" if shared else
-           "set [model] trust_remote_code = true in the suite only if you trust the repository,"
-           " or set [model] tokenizer to a tokenizer that needs none")
-    return CheckpointError(
-        f"checkpoint {checkpoint.name!r}: the tokenizer at {where!r} needs custom code from its"
-        f" repository (auto_map in tokenizer_config.json), which conceptpatch does not run: {fix}"
-    )
-
-
-def check_tokenizer_code(
-    checkpoint: Checkpoint, tokenizer: str | None = None, trust_remote_code: bool = False
-) -> None:
-    """Raise `CheckpointError` if a local checkpoint's tokenizer is custom code the suite does
-    not allow. Only a tokenizer whose files name code (``auto_map``) is loaded to find out, with
-    remote code off: nothing runs."""
-    import json
-
-    if tokenizer is not None or trust_remote_code or checkpoint.path is None:
-        return
-    folder = Path(checkpoint.path)
-    maps = []
-    for name in ("tokenizer_config.json", "config.json"):
-        try:
-            maps.append(json.loads((folder / name).read_text(encoding="utf-8")).get("auto_map"))
-        except (OSError, ValueError, AttributeError):
-            continue
-    if any((isinstance(m, dict) and "AutoTokenizer" in m) or isinstance(m, list) for m in maps):
-        load_tokenizer(checkpoint)
-
-
 def check_architecture(
     checkpoint: Checkpoint, layers_path: str | None = None, trust_remote_code: bool = False
 ) -> int:
@@ -297,7 +171,7 @@ def check_architecture(
             skeleton = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
     except (ValueError, KeyError, OSError) as err:
         if needs_remote_code(err) and not trust_remote_code:
-            raise _remote_code_error(checkpoint, checkpoint.source) from None
+            raise remote_code_error(checkpoint, checkpoint.source) from None
         first = first_line(err)
         raise CheckpointError(
             f"checkpoint {checkpoint.name!r}: transformers cannot build a causal LM from its"
@@ -306,55 +180,6 @@ def check_architecture(
         ) from None
     layers, _ = decoder_layers(skeleton, layers_path)
     return len(layers)
-
-
-def _gguf_dir(checkpoint: Checkpoint) -> str:
-    """A GGUF checkpoint's dequantized safetensors folder in the cache (made on first use)."""
-    from conceptpatch.gguf_source import dequantized_dir
-    from conceptpatch.paths import cache_root
-
-    return str(dequantized_dir(checkpoint.name, checkpoint.gguf, checkpoint.gguf_package,
-                               cache_root() / "gguf"))
-
-
-def _tokenizer(
-    checkpoint: Checkpoint, source: str, tokenizer: str | None, kwargs: dict[str, Any]
-) -> object:
-    from transformers import AutoTokenizer
-
-    if tokenizer is None and Path(source).is_dir() and not any(
-        (Path(source) / name).exists() for name in TOKENIZER_FILES
-    ):
-        raise CheckpointError(_no_tokenizer(checkpoint, source, "no tokenizer files"))
-    try:
-        return (AutoTokenizer.from_pretrained(tokenizer, use_fast=True) if tokenizer else
-                AutoTokenizer.from_pretrained(source, use_fast=True, **kwargs))
-    except ValueError as err:  # files there, but none a fast tokenizer can be built from
-        if needs_remote_code(err) and (tokenizer or not kwargs.get("trust_remote_code")):
-            raise _remote_tokenizer_error(checkpoint, tokenizer or source,
-                                          tokenizer is not None) from None
-        raise CheckpointError(_no_tokenizer(checkpoint, tokenizer or source,
-                                            first_line(err)[:200])) from None
-
-
-def load_tokenizer(
-    checkpoint: Checkpoint, tokenizer: str | None = None, trust_remote_code: bool = False,
-    **_: object,
-) -> object:
-    """The tokenizer alone of ``checkpoint`` (or the shared ``tokenizer``), as `load_checkpoint`
-    loads it; takes `Suite.load_options` (the model's keys are ignored)."""
-    source = checkpoint.source
-    if checkpoint.is_gguf:
-        source = _gguf_dir(checkpoint)
-    try:
-        return _tokenizer(checkpoint, source, tokenizer,
-                          {"revision": checkpoint.revision, "trust_remote_code": trust_remote_code})
-    except OSError as err:
-        raise CheckpointError(
-            f"checkpoint {checkpoint.name!r} ({checkpoint.source}@{checkpoint.revision or 'main'}):"
-            f" its tokenizer cannot be loaded: {first_line(err)[:200]} — check the id/revision"
-            " (`conceptpatch check --online`)"
-        ) from None
 
 
 def load_checkpoint(
@@ -381,11 +206,7 @@ def load_checkpoint(
             f"device {device!r} but torch {torch.__version__} sees no CUDA device here: set"
             ' [model] device = "cpu" in the suite, or run it on a machine with a GPU'
         )
-    source = checkpoint.source
-    if checkpoint.is_gguf:
-        source = _gguf_dir(checkpoint)
-    elif checkpoint.path is not None:
-        _check_local(checkpoint)
+    source = kind_of(checkpoint).location(checkpoint)  # a folder checked, a GGUF converted
     if trust_remote_code:
         warnings.warn(
             f"checkpoint {checkpoint.name!r} is loaded with trust_remote_code=True: it runs code"
@@ -396,7 +217,7 @@ def load_checkpoint(
     from safetensors import SafetensorError
 
     try:
-        tok = _tokenizer(checkpoint, source, tokenizer, kwargs)
+        tok = tokenizer_of(checkpoint, source, tokenizer, kwargs)
         model = AutoModelForCausalLM.from_pretrained(
             source,
             dtype=DTYPES[dtype],
@@ -411,7 +232,7 @@ def load_checkpoint(
         ) from None
     except ValueError as err:
         if needs_remote_code(err) and not trust_remote_code:
-            raise _remote_code_error(checkpoint, source) from None
+            raise remote_code_error(checkpoint, source) from None
         if "Unrecognized model" not in str(err):
             raise
         raise CheckpointError(

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from conceptpatch.checkpoints import LoadedModel
-from conceptpatch.prompts import Prompt, word_token_spans
+from conceptpatch.engine.checkpoints import LoadedModel
+from conceptpatch.engine.positions import word_token_spans
+from conceptpatch.prompts import Prompt
 
 __all__ = [
     "Batch",

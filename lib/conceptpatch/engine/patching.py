@@ -4,9 +4,9 @@ For a sweep over first layers j, the prompt up to the query word is the same unp
 for every j (attention is causal), so its KV cache is computed once per batch and reused; only the
 tail (query word to the end) is recomputed with the patch, then the answer decoded with the cache.
 Rows with the same tokens before the query word (per-pair few-shot examples) share that prefix.
-On CPU several first layers share one batch: `conceptpatch.ladder` computes each copy only above
-its first layer, `conceptpatch.kvcache` lets decoding append in place, and decoding takes each
-token's argmax through the output head's screen (`conceptpatch.greedy`), exactly.
+On CPU several first layers share one batch: `conceptpatch.engine.ladder` computes each copy only
+above its first layer, `conceptpatch.engine.kvcache` lets decoding append in place, and decoding
+takes each token's argmax through the output head's screen (`conceptpatch.engine.greedy`), exactly.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import nn
 
-from conceptpatch.capture import (
+from conceptpatch.engine.capture import (
     body_forward,
     cache_kwarg,
     encode,
@@ -29,11 +28,12 @@ from conceptpatch.capture import (
     state_hooks,
     with_hidden,
 )
-from conceptpatch.checkpoints import LoadedModel
-from conceptpatch.greedy import head_screen, next_tokens
-from conceptpatch.kvcache import RoomyLayer, repeated, roomy_cache
-from conceptpatch.ladder import Rungs, climb, unpatched_tail
+from conceptpatch.engine.checkpoints import LoadedModel
+from conceptpatch.engine.greedy import head_screen, next_tokens
+from conceptpatch.engine.kvcache import RoomyLayer, repeated, roomy_cache
+from conceptpatch.engine.ladder import Rungs, climb, unpatched_tail
 from conceptpatch.prompts import Prompt
+from conceptpatch.vocabulary import POSITION_MODES, PositionMode
 
 __all__ = [
     "POSITION_MODES",
@@ -47,8 +47,6 @@ __all__ = [
     "width_of",
 ]
 
-PositionMode = Literal["last", "word", "word+embeddings"]
-POSITION_MODES: tuple[str, ...] = ("last", "word", "word+embeddings")
 #: Tokens of a word patched in the ``word`` modes (aligned from the word's end).
 WORD_WIDTH = 8
 UNPATCHED = -1
@@ -215,8 +213,8 @@ def _decode(
 
     ``mask`` is the attention mask of everything cached so far, ``position`` ``[B, 1]`` the
     position id of the prompt's last token. One batched forward per new token; where the output
-    head has a screen (`conceptpatch.greedy`), later tokens come from the decoder's hidden state
-    through it instead of the full float32 logits. With ``compact`` (the cache is the caller's
+    head has a screen (`conceptpatch.engine.greedy`), later tokens come from the decoder's hidden
+    state through it instead of the full float32 logits. With ``compact`` (the cache is the caller's
     own, never reused), rows that stopped leave the batch and its cache once a quarter of those
     still decoding have: later steps compute only live rows.
     """
@@ -278,7 +276,7 @@ def patched_sweep(
 ) -> dict[int, Generation]:
     """Greedy answers of ``prompts`` patched from each decoder layer j in ``first_layers``.
 
-    ``latents`` is ``[B, S, W, H]`` from `conceptpatch.capture.concept_latents` (one row per
+    ``latents`` is ``[B, S, W, H]`` from `conceptpatch.engine.capture.concept_latents` (one row per
     prompt) or None for the unpatched baseline (then ``first_layers`` must be ``[-1]``). The prefix
     before the query word is computed once and its KV cache reused for every j. ``rows`` bounds the
     rows of one forward: when it allows several copies of the batch, that many first layers share
@@ -362,7 +360,8 @@ def _fused(
     """Several first layers in one batched tail pass and decode: one copy of the batch each.
 
     With ``rungs`` (the unpatched tail, layer by layer) each copy computes only the layers above
-    its first layer (`conceptpatch.ladder`); else every copy runs the whole tail with the patch.
+    its first layer (`conceptpatch.engine.ladder`); else every copy runs the whole tail with the
+    patch.
     """
     size, copies = positions.shape[0], len(group)
     device = positions.device

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from conceptpatch.sources.listed import ENTRY_SOURCES
+from conceptpatch.sources.kinds import ENTRY_SOURCES
 
 __all__ = [
     "CHECKPOINT_KEYS",

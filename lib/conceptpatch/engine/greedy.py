@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from conceptpatch.capture import decoder_of
-from conceptpatch.checkpoints import LoadedModel
+from conceptpatch.engine.capture import decoder_of
+from conceptpatch.engine.checkpoints import LoadedModel
 
 __all__ = ["MIN_HEAD_WEIGHTS", "HeadScreen", "bound", "head_screen", "next_tokens"]
 
@@ -31,7 +31,7 @@ _F32 = 2.0**-24  # float32's
 @dataclass(frozen=True)
 class HeadScreen:
     """A float32 head ``weight`` [V, H], its bfloat16 copy, its largest row norm and the ids
-    decoding never picks (``padding``, as in `conceptpatch.patching.padding_mask`)."""
+    decoding never picks (``padding``, as in `conceptpatch.engine.patching.padding_mask`)."""
 
     weight: torch.Tensor
     coarse: torch.Tensor

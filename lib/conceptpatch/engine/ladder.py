@@ -19,9 +19,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from conceptpatch.capture import cache_kwarg, decoder_of, hidden_of
-from conceptpatch.checkpoints import LoadedModel
-from conceptpatch.kvcache import RoomyLayer, repeated, roomy_cache
+from conceptpatch.engine.capture import cache_kwarg, decoder_of, hidden_of
+from conceptpatch.engine.checkpoints import LoadedModel
+from conceptpatch.engine.kvcache import RoomyLayer, repeated, roomy_cache
 
 __all__ = ["Rungs", "climb", "unpatched_tail"]
 

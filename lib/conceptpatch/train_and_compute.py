@@ -5,12 +5,12 @@ its units, one core idle throughout. Here a second process trains (exactly as
 `conceptpatch.organism.ensure_organism` would: the recipe's thread count, the same bytes) while
 this process computes each checkpoint's units as soon as training writes the checkpoint (the
 store's units are per checkpoint). When training ends, the units still missing are split over
-two processes (shards). Every unit is computed by `conceptpatch.run.run_suite` with one torch
+two processes (shards). Every unit is computed by `conceptpatch.compute.run_suite` with one torch
 thread; the engine's answers and probabilities do not depend on the thread count, so the store
 is the one a serial run writes (the tests check this, unit by unit).
 
 This module sits above the runner: `run_pipelined` is the entry point of a run that may train
-(the ``conceptpatch run`` command); `conceptpatch.run` never calls back into it.
+(the ``conceptpatch run`` command); `conceptpatch.compute` never calls back into it.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from typing import Any
 import pandas as pd
 import torch
 
-from conceptpatch import run
+from conceptpatch import compute
+from conceptpatch.config.sections import ModelSection
 from conceptpatch.errors import ConceptPatchError
-from conceptpatch.suite import Resolved
+from conceptpatch.resolve import Resolved
 
 __all__ = ["OrganismTrainingError", "needs_training", "run_pipelined", "train_and_run"]
 
@@ -51,9 +52,9 @@ def needs_training(suite: Any) -> bool:
     from conceptpatch.organism import organism_dir
 
     model = getattr(suite, "model", None)
-    if not isinstance(model, dict) or "organism" not in model:
+    if not isinstance(model, ModelSection) or model.organism is None:
         return False
-    where = organism_dir(model["organism"], int(model.get("organism_seed", 0)))
+    where = organism_dir(model.organism, model.organism_seed)
     return not (where / "manifest.json").is_file()
 
 
@@ -81,20 +82,20 @@ def _train(variant: str, seed: int, out: str) -> None:
 def _shard(suite: Any, store: str, names: list[str], shard: tuple[int, int]) -> None:
     """A helper process: compute one shard of the units of checkpoints ``names``."""
     torch.set_num_threads(1)
-    run.run_suite(suite, store, names, progress=False, shard=shard)
+    compute.run_suite(suite, store, names, progress=False, shard=shard)
 
 
 def _child(*args: str, stdin: bytes | None = None) -> subprocess.Popen:
-    """``python -m conceptpatch.pipeline ARGS`` (a fresh interpreter: no __main__ re-import);
-    a training child gets the kernels of `conceptpatch.organism.portable` (same bits on every
-    CPU), a computing child the environment of this process (the same kernels as shard 0)."""
+    """``python -m conceptpatch.train_and_compute ARGS`` (a fresh interpreter: no __main__
+    re-import); a training child gets the kernels of `conceptpatch.organism.portable` (same bits on
+    every CPU), a computing child the environment of this process (the same kernels as shard 0)."""
     from conceptpatch.organism.portable import portable_env
 
     lib = str(Path(__file__).resolve().parents[1])  # importable even from a source tree
     path = os.pathsep.join(p for p in (lib, os.environ.get("PYTHONPATH")) if p)
     env = portable_env() if args[:1] == ("train",) else {**os.environ, "PYTHONPATH": path}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "conceptpatch.pipeline", *args],
+        [sys.executable, "-m", "conceptpatch.train_and_compute", *args],
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE, text=stdin is None, env=env,
     )  # fmt: skip
@@ -121,7 +122,8 @@ def main(argv: list[str] | None = None) -> None:
         suite, store, names, shard = pickle.loads(sys.stdin.buffer.read())
         _shard(suite, store, names, shard)
     else:
-        raise SystemExit("usage: python -m conceptpatch.pipeline train VARIANT SEED OUT | shard")
+        raise SystemExit("usage: python -m conceptpatch.train_and_compute train VARIANT SEED OUT"
+                         " | shard")
 
 
 def _say(progress: bool, message: str) -> None:
@@ -137,12 +139,12 @@ def run_pipelined(
     shard: tuple[int, int] | None = None,
     replace: bool = False,
 ) -> pd.DataFrame:
-    """`conceptpatch.run.run_suite`, but a whole suite's missing organism trains beside it.
+    """`conceptpatch.compute.run_suite`, but a whole suite's missing organism trains beside it.
 
     The store is bound to the suite's design first (another design's units: an error before
     anything trains, unless ``replace``). A whole suite (no ``checkpoints``, no ``shard``, not
     resolved yet) goes through `train_and_run` first; whatever that leaves (everything, when it
-    declines) the runner computes, so the store is the one ``run.run_suite`` alone writes.
+    declines) the runner computes, so the store is the one ``compute.run_suite`` alone writes.
     """
     from conceptpatch.results import Store, StoreDesign
 
@@ -151,7 +153,7 @@ def run_pipelined(
     whole = checkpoints is None and shard is None and not isinstance(suite, Resolved)
     if whole:
         train_and_run(suite, store, progress)
-    return run.run_suite(suite, store, checkpoints, progress=progress, shard=shard)
+    return compute.run_suite(suite, store, checkpoints, progress=progress, shard=shard)
 
 
 def train_and_run(suite: Any, store: str | Path, progress: bool = True,
@@ -166,11 +168,11 @@ def train_and_run(suite: Any, store: str | Path, progress: bool = True,
     """
     from conceptpatch.organism import claim_training, get_recipe
     from conceptpatch.organism.train import checkpoint_steps
-    from conceptpatch.suite import resolve_organism
+    from conceptpatch.resolve import resolve_organism
 
     if not needs_training(suite):
         return False
-    variant, seed = suite.model["organism"], int(suite.model.get("organism_seed", 0))
+    variant, seed = str(suite.model.organism), suite.model.organism_seed
     recipe = get_recipe(variant)
     if recipe.tokens < (MIN_TOKENS if min_tokens is None else min_tokens):
         return False
@@ -221,7 +223,7 @@ def train_and_run(suite: Any, store: str | Path, progress: bool = True,
                 if len(manifest["checkpoints"]) == planned and len(todo) <= 1:
                     todo = []  # the last one: training ends now, then both cores compute it
                 if todo:  # one checkpoint, then look for news from training again
-                    run.run_suite(resolved, store, todo[:1], progress=progress)
+                    compute.run_suite(resolved, store, todo[:1], progress=progress)
                     done.append(todo[0])
                 behind = len(todo) > 1
             trainer.wait()
@@ -242,7 +244,7 @@ def train_and_run(suite: Any, store: str | Path, progress: bool = True,
 def _trained_dir(suite: Any) -> Path:
     from conceptpatch.organism import organism_dir
 
-    return organism_dir(suite.model["organism"], int(suite.model.get("organism_seed", 0)))
+    return organism_dir(str(suite.model.organism), suite.model.organism_seed)
 
 
 def _compute_sharded(suite: Any, store: str | Path, names: Sequence[str], processes: int,
@@ -258,7 +260,7 @@ def _compute_sharded(suite: Any, store: str | Path, names: Sequence[str], proces
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        run.run_suite(suite, store, list(names), progress=progress, shard=(0, count))
+        compute.run_suite(suite, store, list(names), progress=progress, shard=(0, count))
         for helper in helpers:
             helper.wait()
     finally:

@@ -10,11 +10,12 @@ import pytest
 
 @pytest.hookspec(firstresult=True)
 def pytest_conceptpatch_load_suite(config: pytest.Config, path: Path) -> Any:
-    """Return the suite object for ``path`` (default: ``conceptpatch.suite.load_suite``)."""
+    """Return the suite object for ``path`` (default: ``conceptpatch.config.suite.load_suite``)."""
 
 
 @pytest.hookspec(firstresult=True)
 def pytest_conceptpatch_results(
     config: pytest.Config, suite: Any, store: Path, checkpoints: list[str] | None
 ) -> Any:
-    """Return the results table of ``suite`` (default: ``conceptpatch.pipeline.run_pipelined``)."""
+    """Return the results table of ``suite`` (default:
+    ``conceptpatch.train_and_compute.run_pipelined``)."""

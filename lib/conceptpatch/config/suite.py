@@ -1,10 +1,9 @@
 """Suites: a TOML file that says which checkpoints, languages, lexicon, prompts and layers to run.
 
-`parse_suite` validates a TOML document into a frozen `Suite` without loading any model: unknown
-keys get a "did you mean", wrong types and values a one-line fix. `resolve` then turns the suite's
-model section into concrete checkpoints and its lexicon section into a `Lexicon` (training the
-organism or building a tiny random model on first use). The schema is `conceptpatch.suite_schema`;
-each checkpoint source is one module of `conceptpatch.sources`.
+`parse_suite` validates a TOML document into a frozen `Suite` without loading any model or torch:
+unknown keys get a "did you mean", wrong types and values a one-line fix, one validator per
+section. Its typed sections and their defaults are `conceptpatch.config.sections`; the keys and
+their types are `conceptpatch.config.schema`. `conceptpatch.resolve` then makes a suite concrete.
 """
 
 from __future__ import annotations
@@ -15,40 +14,13 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import tomllib
 
-from conceptpatch.checkpoints import DTYPES, Checkpoint
-from conceptpatch.errors import ConceptPatchError, MissingData, OrganismNotTrained, SuiteError
-from conceptpatch.lexicon import (
-    BUILTINS,
-    DEFAULT_POS,
-    MULTISIMLEX_CODES,
-    MULTISIMLEX_URL,
-    Lexicon,
-    language,
-    load_lexicon,
-)
-from conceptpatch.lexicons.constructed import (
-    DEFAULT_CODE,
-    PRIVATE_USE,
-    Constructed,
-    constructed_name,
-    name_problem,
-    with_constructed,
-)
-from conceptpatch.lexicons.registry import FORMATS
-from conceptpatch.patching import POSITION_MODES
-from conceptpatch.prompts import DEFAULT_TEMPLATE, Template
-from conceptpatch.sources.glob import glob_checkpoints, glob_missing
-from conceptpatch.sources.listed import listed_checkpoints
-from conceptpatch.sources.organism import organism_root
-from conceptpatch.sources.organism import read_organism as _organism
-from conceptpatch.sources.random import random_checkpoint
-from conceptpatch.suite_schema import (
+from conceptpatch.config.schema import (
     CHECKPOINT_KEYS,
     CHECKPOINT_SOURCES,
     CLAIM_IDS,
@@ -59,58 +31,84 @@ from conceptpatch.suite_schema import (
     TYPES,
     is_int,
 )
-from conceptpatch.vocabulary import SETTINGS
+from conceptpatch.config.sections import (
+    SOURCES,
+    ClaimsSection,
+    LexiconSection,
+    ModelSection,
+    section,
+)
+from conceptpatch.errors import ConceptPatchError, SuiteError
+from conceptpatch.lexicons.constructed import (
+    DEFAULT_CODE,
+    PRIVATE_USE,
+    Constructed,
+    constructed_name,
+    name_problem,
+)
+from conceptpatch.lexicons.core import language
+from conceptpatch.lexicons.multisimlex import MULTISIMLEX_CODES, MULTISIMLEX_URL
+from conceptpatch.lexicons.registry import BUILTINS, FORMATS
+from conceptpatch.prompts import DEFAULT_TEMPLATE, Template
+from conceptpatch.vocabulary import (
+    DTYPE_NAMES,
+    POSITION_MODES,
+    RANDOM_ARCHITECTURES,
+    SETTINGS,
+    PositionMode,
+)
 
 __all__ = [
+    "PAIRINGS",
+    "SEEN_SOURCES",
     "SETTINGS",
-    "MissingData",
-    "OrganismNotTrained",
-    "Resolved",
+    "SHOTS",
+    "TRIAL_PLAN",
     "Suite",
     "load_suite",
-    "missing_data",
     "parse_suite",
-    "resolve",
-    "resolve_organism",
-    "suite_checkpoints",
-    "suite_lexicon",
+    "suite_layers",
 ]
 
 #: Version of the trial plan (conceptpatch.trials): 3 is the paper's crossed design (token-disjoint
 #: pairings, each crossed with every target pair, examples shared per pairing). Part of the
 #: settings hash, so stores of an older plan are never mixed in.
 TRIAL_PLAN = 3
-SHOTS: tuple[str, ...] = ("per_trial", "per_pair")
+Shots = Literal["per_trial", "per_pair"]
+SHOTS: tuple[str, ...] = get_args(Shots)
 #: Which pairs ``seen`` averages over: the paper's rule, or every pair into another output.
-SEEN_SOURCES: tuple[str, ...] = ("paper", "other_output")
+SeenSources = Literal["paper", "other_output"]
+SEEN_SOURCES: tuple[str, ...] = get_args(SeenSources)
 #: How C and D are paired: no shared first token (the paper's rule), or any two concepts.
-PAIRINGS: tuple[str, ...] = ("token_disjoint", "any")
+Pairing = Literal["token_disjoint", "any"]
+PAIRINGS: tuple[str, ...] = get_args(Pairing)
 LEXICON_FORMATS: tuple[str, ...] = tuple(FORMATS)
 
 
 @dataclass(frozen=True)
 class Suite:
-    """A validated suite. Paths are absolute; ``model`` keeps the raw (validated) model section."""
+    """A validated suite. Paths are absolute; ``model``, ``lexicon`` and ``claims`` are typed
+    sections (`conceptpatch.config.sections`) that also know which keys the file gave."""
 
     name: str
     seed: int
-    model: Mapping[str, Any]
-    lexicon: Mapping[str, Any]
+    model: ModelSection
+    lexicon: LexiconSection
     seen: tuple[str, ...]
     unseen: tuple[str, ...]
     k: int = 5
     template: Template = field(default_factory=Template)
-    shots: str = "per_trial"
+    shots: Shots = "per_trial"
     layers: tuple[int, ...] | None = None  # None = all layers
-    position: str = "last"
+    position: PositionMode = "last"
     settings: tuple[str, ...] = ("seen", "en_en", "unpatched")
     max_new_tokens: int = 10
     source_pairs: int | None = None  # None: every eligible pair (the paper)
-    seen_sources: str = "paper"
+    seen_sources: SeenSources = "paper"
     trials: int = 100  # pairings, each crossed with every target pair
     target_pairs: tuple[str, ...] | None = None  # "in-out"; None: one per output language
-    pairing: str = "token_disjoint"
-    claims: Mapping[str, Any] = field(default_factory=dict)  # [claims]: what claims pre-declare
+    pairing: Pairing = "token_disjoint"
+    claims: ClaimsSection = field(default_factory=ClaimsSection)  # [claims]: pre-declared
     expect: tuple[Mapping[str, str], ...] = ()  # [[expect]]: verdicts a model is known to give
     constructed: Constructed | None = None  # [languages] constructed: an unseen language made up
     description: str = ""
@@ -118,22 +116,17 @@ class Suite:
 
     @property
     def dtype(self) -> str:
-        return str(self.model.get("dtype", "float32"))
+        return self.model.dtype
 
     @property
     def device(self) -> str:
-        return str(self.model.get("device", "cpu"))
+        return self.model.device
 
     @property
     def load_options(self) -> dict[str, Any]:
-        """The keyword arguments of `conceptpatch.checkpoints.load_checkpoint` this suite sets."""
-        model = self.model
-        return {
-            "dtype": self.dtype, "device": self.device,
-            "trust_remote_code": bool(model.get("trust_remote_code", False)),
-            "device_map": model.get("device_map"), "layers_path": model.get("layers_path"),
-            "tokenizer": model.get("tokenizer"),
-        }  # fmt: skip
+        """The keyword arguments of `conceptpatch.engine.checkpoints.load_checkpoint` this suite
+        sets."""
+        return self.model.load_options
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -143,27 +136,26 @@ class Suite:
     def pos(self) -> tuple[str, ...] | None:
         """The parts of speech the suite runs (``[lexicon] pos``); None: the default (nouns where
         the lexicon tags parts of speech, else every concept)."""
-        value = self.lexicon.get("pos")
-        return None if value is None else (value,) if isinstance(value, str) else tuple(value)
+        return self.lexicon.pos_tags
 
     @property
     def claims_pos(self) -> tuple[str, ...] | None:
         """The parts of speech claims are tested on (``[lexicon] claims_pos``): nouns when the
         suite runs nouns, unless the suite says otherwise; None: every row."""
-        value = self.lexicon.get("claims_pos")
-        if value is not None:
-            return (value,) if isinstance(value, str) else tuple(value)
-        runs = self.pos
-        return (DEFAULT_POS,) if runs is None or DEFAULT_POS in runs else None
+        return self.lexicon.claims_pos_tags
 
     def to_dict(self) -> dict[str, Any]:
-        """The suite as plain JSON-able data (for hashing, reports and the store)."""
-        data = asdict(self)
+        """The suite as plain JSON-able data (for hashing, reports and the store): the sections
+        hold the keys the file gave, never a default it left out."""
+        data = {f: getattr(self, f) for f in self.__dataclass_fields__}
         data["template"] = {"line": self.template.line, "separator": self.template.separator}
-        data["model"] = dict(self.model)
-        data["lexicon"] = dict(self.lexicon)
+        for key in ("model", "lexicon", "claims"):
+            data[key] = getattr(self, key).to_dict()
+        data["expect"] = [dict(e) for e in self.expect]
         if self.constructed is None:  # absent: the data (and settings hash) of suites before it
             data.pop("constructed")
+        else:
+            data["constructed"] = asdict(self.constructed)
         return data
 
     def design_data(self) -> dict[str, Any]:
@@ -188,6 +180,19 @@ class Suite:
         """Hash of `design_data`: units with another hash belong to another design."""
         blob = json.dumps(self.design_data(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def suite_layers(suite: Suite, n_layers: int) -> list[int]:
+    """The first patch layers a suite sweeps on a model with ``n_layers`` decoder layers."""
+    if suite.layers is None:
+        return list(range(n_layers))
+    bad = [j for j in suite.layers if not -n_layers <= j < n_layers]
+    if bad:
+        raise SuiteError(
+            f"patch.layers {bad} out of range for a model with {n_layers} layers: use 0.."
+            f"{n_layers - 1} (or negative indices from the end)"
+        )
+    return sorted({j % n_layers for j in suite.layers})
 
 
 def _suggest(key: str, options: list[str]) -> str:
@@ -235,15 +240,19 @@ def _positive(where: str, value: int) -> int:
     return value
 
 
-def _validate_model(model: Mapping[str, Any]) -> None:
-    sources = [k for k in ("organism", "random", "checkpoints", "glob") if k in model]
-    if not sources or (len(sources) > 1 and set(sources) != {"checkpoints", "glob"}):
+def _model(table: Mapping[str, Any], base: Path) -> ModelSection:
+    """``[model]``: one checkpoint source, a torch dtype and device, valid checkpoint entries,
+    phases and step pattern; local paths made absolute against ``base``."""
+    given = [k for k in SOURCES if k in table]
+    if not given or (len(given) > 1 and set(given) != {"checkpoints", "glob"}):
         raise SuiteError(
             "[model] must name exactly one checkpoint source: organism, random, or checkpoints"
-            f" and/or glob (found {', '.join(sources) or 'none'}): keep one of them"
+            f" and/or glob (found {', '.join(given) or 'none'}): keep one of them"
         )
-    _choice("model.dtype", str(model.get("dtype", "float32")), tuple(DTYPES))
-    device = str(model.get("device", "cpu"))
+    model = dict(table)
+    defaults = ModelSection()
+    _choice("model.dtype", str(model.get("dtype", defaults.dtype)), DTYPE_NAMES)
+    device = str(model.get("device", defaults.device))
     if not re.fullmatch(r"cpu|mps|(cuda|xpu)(:\d+)?", device):
         hint = ' (did you mean "cuda"?)' if device.startswith("gpu") else ""
         raise SuiteError(
@@ -251,27 +260,8 @@ def _validate_model(model: Mapping[str, Any]) -> None:
             ' "cuda:1", ... or "mps"'
         )
     if "random" in model:
-        from conceptpatch.tiny import ARCHITECTURES
-
-        _choice("model.random", model["random"], tuple(ARCHITECTURES))
-    for i, entry in enumerate(model.get("checkpoints", [])):
-        _check_keys(f"model.checkpoints[{i}]", entry, CHECKPOINT_KEYS)
-        given = [k for k in CHECKPOINT_SOURCES if k in entry]
-        if len(given) != 1:
-            raise SuiteError(
-                f"model.checkpoints[{i}] must have exactly one of path, hub, gguf or gguf_package"
-                f" (found {', '.join(given) or 'none'}): give a local directory, a hub id (with"
-                " revision), a .gguf file, or a package that holds or assembles one"
-            )
-    names = [e.get("name") or e.get("revision") or next(e[k] for k in CHECKPOINT_SOURCES
-                                                         if k in e)
-             for e in model.get("checkpoints", []) if any(k in e for k in CHECKPOINT_SOURCES)]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise SuiteError(
-            f"model.checkpoints has duplicate names {', '.join(map(str, duplicated))}:"
-            " give each checkpoint a unique name"
-        )
+        _choice("model.random", model["random"], RANDOM_ARCHITECTURES)
+    _checkpoint_entries(model.get("checkpoints", []))
     for i, entry in enumerate(model.get("phases", [])):
         _check_keys(f"model.phases[{i}]", entry, PHASE_KEYS)
         missing = [k for k in PHASE_KEYS if k not in entry]
@@ -289,40 +279,6 @@ def _validate_model(model: Mapping[str, Any]) -> None:
             raise SuiteError(
                 "model.step_pattern has no group: capture the step number, e.g. 'step(\\d+)'"
             )
-
-
-def _local(base: Path, path: str) -> str:
-    """A suite's local path: ``~`` and ``$VARS`` expanded, relative to the suite's folder."""
-    return os.path.normpath(base / os.path.expanduser(os.path.expandvars(path)))
-
-
-def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "suite") -> Suite:
-    """Validate a parsed TOML document into a `Suite`; ``base`` resolves relative paths."""
-    if not isinstance(data, Mapping):
-        raise SuiteError("a suite must be a TOML table: see suites/tiny-random.toml for the format")
-    for key, value in data.items():
-        if not isinstance(key, str):
-            raise SuiteError(f"suite key {key!r} is not a string: fix the suite file")
-        if key in SCHEMA and key and not isinstance(value, dict):
-            raise SuiteError(
-                f"[{key}] must be a table, got {type(value).__name__}: write it as a [{key}]"
-                " section"
-            )
-    top = {k: v for k, v in data.items() if not isinstance(v, dict)}
-    sections = {k: v for k, v in data.items() if isinstance(v, dict)}
-    for key in sections:
-        if key not in SCHEMA or key == "":
-            hint = _suggest(key, [s for s in SCHEMA if s])
-            raise SuiteError(
-                f"unknown section {_section(key)}{hint}: valid sections are"
-                f" {', '.join(s for s in SCHEMA if s)}"
-            )
-    _check_keys("the top level", top, SCHEMA[""])
-    for key, table in sections.items():
-        _check_keys(f"[{key}]", table, SCHEMA[key])
-    model = dict(sections.get("model", {}))
-    _validate_model(model)
-    base = base or Path.cwd()
     if "glob" in model:
         model["glob"] = _local(base, model["glob"])
     if "tokenizer" in model and Path(_local(base, model["tokenizer"])).exists():
@@ -332,7 +288,40 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
             {**e, **{k: _local(base, e[k]) for k in ("path", "gguf") if k in e}}
             for e in model["checkpoints"]
         ]
-    lexicon = dict(sections.get("lexicon", {}))
+    return section(ModelSection, model)
+
+
+def _checkpoint_entries(entries: list[Mapping[str, Any]]) -> None:
+    """``[[model.checkpoints]]``: known keys, exactly one source each, unique names."""
+    for i, entry in enumerate(entries):
+        _check_keys(f"model.checkpoints[{i}]", entry, CHECKPOINT_KEYS)
+        given = [k for k in CHECKPOINT_SOURCES if k in entry]
+        if len(given) != 1:
+            raise SuiteError(
+                f"model.checkpoints[{i}] must have exactly one of path, hub, gguf or gguf_package"
+                f" (found {', '.join(given) or 'none'}): give a local directory, a hub id (with"
+                " revision), a .gguf file, or a package that holds or assembles one"
+            )
+    names = [e.get("name") or e.get("revision") or next(e[k] for k in CHECKPOINT_SOURCES
+                                                         if k in e)
+             for e in entries if any(k in e for k in CHECKPOINT_SOURCES)]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise SuiteError(
+            f"model.checkpoints has duplicate names {', '.join(map(str, duplicated))}:"
+            " give each checkpoint a unique name"
+        )
+
+
+def _local(base: Path, path: str) -> str:
+    """A suite's local path: ``~`` and ``$VARS`` expanded, relative to the suite's folder."""
+    return os.path.normpath(base / os.path.expanduser(os.path.expandvars(path)))
+
+
+def _lexicon(table: Mapping[str, Any], base: Path, model: ModelSection) -> LexiconSection:
+    """``[lexicon]``: a built-in or a file (absolute against ``base``) in a known format, and
+    non-empty part-of-speech lists; only the organism brings its own lexicon."""
+    lexicon = dict(table)
     if "builtin" in lexicon and "path" in lexicon:
         raise SuiteError("[lexicon] names both builtin and path: keep one of them")
     if "builtin" in lexicon:
@@ -345,27 +334,34 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
             )
     if "path" in lexicon:
         lexicon["path"] = _local(base, lexicon["path"])
-    _choice("lexicon.format", lexicon.get("format", "long_csv"), LEXICON_FORMATS)
+    _choice("lexicon.format", lexicon.get("format", LexiconSection().format), LEXICON_FORMATS)
     if not lexicon and "organism" not in model:
         raise SuiteError('the suite has no [lexicon]: add builtin = "cldr" or path = "lexicon.csv"')
-    languages = sections.get("languages", {})
-    seen = tuple(languages.get("seen", ()))
-    unseen = tuple(languages.get("unseen", ()))
-    made = _constructed(languages.get("constructed"), seen)
+    return section(LexiconSection, lexicon)
+
+
+def _languages(
+    table: Mapping[str, Any], lexicon: LexiconSection, model: ModelSection
+) -> tuple[tuple[str, ...], tuple[str, ...], Constructed | None]:
+    """``[languages]``: seen and unseen codes (known, once each, in the lexicon's languages) and
+    a constructed unseen language, which joins ``unseen`` when not listed there."""
+    seen = tuple(table.get("seen", ()))
+    unseen = tuple(table.get("unseen", ()))
+    made = _constructed(table.get("constructed"), seen)
     real = [c for c in seen + unseen if made is None or c != made.code]
     for code in seen + unseen:
         try:
             language(code)
         except ConceptPatchError as err:
             raise SuiteError(f"[languages]: {err}{_language_hint(code)}") from None
-    if lexicon.get("format") == "multisimlex":
+    if lexicon.format == "multisimlex":
         absent = [c for c in real if c not in MULTISIMLEX_CODES.values()]
         if absent:
             raise SuiteError(
                 f"[languages] {', '.join(absent)} not in Multi-SimLex: use its languages"
                 f" {', '.join(MULTISIMLEX_CODES.values())}"
             )
-    if lexicon.get("builtin") == "multisimlex":
+    if lexicon.builtin == "multisimlex":
         listed = [c for c in MULTISIMLEX_CODES.values() if c != "sw"]
         absent = [c for c in real if c not in listed]
         if absent:
@@ -388,45 +384,110 @@ def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "
         raise SuiteError("[languages] seen is empty: list at least two seen language codes")
     if made is not None and made.code not in unseen:
         unseen += (made.code,)  # unseen by construction: listing it only places it
-    prompt = sections.get("prompt", {})
-    patch = sections.get("patch", {})
-    sample = sections.get("sample", {})
-    settings = tuple(patch.get("settings", ("seen", "en_en", "unpatched")))
-    for s in settings:
-        _choice("patch.settings entry", s, SETTINGS)
-    layers = patch.get("layers", "all")
-    if layers == []:
-        raise SuiteError('patch.layers is empty: list the first patched layers, or "all"')
+    return seen, unseen, made
+
+
+def _prompt(table: Mapping[str, Any]) -> dict[str, Any]:
+    """``[prompt]``: the number of examples, the line template and how examples are drawn."""
+    defaults = Suite.__dataclass_fields__
+    k = table.get("k", defaults["k"].default)
     try:
-        template = Template(
-            line=prompt.get("template", DEFAULT_TEMPLATE), separator=prompt.get("separator", "\n")
-        )
+        template = Template(line=table.get("template", DEFAULT_TEMPLATE),
+                            separator=table.get("separator", "\n"))
     except ConceptPatchError as err:
         raise SuiteError(f"[prompt] {err}") from None
+    return {
+        "k": _positive("prompt.k", k) if k != 0 else 0,
+        "template": template,
+        "shots": _choice("prompt.shots", table.get("shots", defaults["shots"].default), SHOTS),
+    }
+
+
+def _patch(table: Mapping[str, Any]) -> dict[str, Any]:
+    """``[patch]``: the first patched layers, the position, the source settings, the answer's
+    length and the source pairs averaged."""
+    defaults = Suite.__dataclass_fields__
+    settings = tuple(table.get("settings", defaults["settings"].default))
+    for s in settings:
+        _choice("patch.settings entry", s, SETTINGS)
+    layers = table.get("layers", "all")
+    if layers == []:
+        raise SuiteError('patch.layers is empty: list the first patched layers, or "all"')
+    pairs = table.get("source_pairs", "all")
+    return {
+        "layers": None if layers == "all" else tuple(layers),
+        "position": _choice("patch.position", table.get("position", defaults["position"].default),
+                            POSITION_MODES),
+        "settings": settings,
+        "max_new_tokens": _positive(
+            "patch.max_new_tokens", table.get("max_new_tokens", defaults["max_new_tokens"].default)
+        ),
+        "source_pairs": None if pairs == "all" else _positive("patch.source_pairs", pairs),
+        "seen_sources": _choice("patch.seen_sources",
+                                table.get("seen_sources", defaults["seen_sources"].default),
+                                SEEN_SOURCES),
+    }
+
+
+def _sample(table: Mapping[str, Any], seen: tuple[str, ...],
+            unseen: tuple[str, ...]) -> dict[str, Any]:
+    """``[sample]``: pairings, target pairs and how C and D are paired."""
+    defaults = Suite.__dataclass_fields__
+    return {
+        "trials": _positive("sample.trials", table.get("trials", defaults["trials"].default)),
+        "target_pairs": _target_pairs(table.get("target_pairs"), seen, unseen),
+        "pairing": _choice("sample.pairing", table.get("pairing", defaults["pairing"].default),
+                           PAIRINGS),
+    }
+
+
+def _tables(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The document's top-level keys and its sections, each checked against the schema."""
+    if not isinstance(data, Mapping):
+        raise SuiteError("a suite must be a TOML table: see suites/tiny-random.toml for the format")
+    for key, value in data.items():
+        if not isinstance(key, str):
+            raise SuiteError(f"suite key {key!r} is not a string: fix the suite file")
+        if key in SCHEMA and key and not isinstance(value, dict):
+            raise SuiteError(
+                f"[{key}] must be a table, got {type(value).__name__}: write it as a [{key}]"
+                " section"
+            )
+    top = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    sections = {k: v for k, v in data.items() if isinstance(v, dict)}
+    for key in sections:
+        if key not in SCHEMA or key == "":
+            hint = _suggest(key, [s for s in SCHEMA if s])
+            raise SuiteError(
+                f"unknown section {_section(key)}{hint}: valid sections are"
+                f" {', '.join(s for s in SCHEMA if s)}"
+            )
+    _check_keys("the top level", top, SCHEMA[""])
+    for key, table in sections.items():
+        _check_keys(f"[{key}]", table, SCHEMA[key])
+    return top, sections
+
+
+def parse_suite(data: Mapping[str, Any], base: Path | None = None, name: str = "suite") -> Suite:
+    """Validate a parsed TOML document into a `Suite`; ``base`` resolves relative paths."""
+    top, sections = _tables(data)
+    base = base or Path.cwd()
+    model = _model(sections.get("model", {}), base)
+    lexicon = _lexicon(sections.get("lexicon", {}), base, model)
+    seen, unseen, made = _languages(sections.get("languages", {}), lexicon, model)
     return Suite(
-        name=_suite_name(data.get("name"), name),
-        seed=int(data.get("seed", 0)),
-        description=str(data.get("description", "")),
+        name=_suite_name(top.get("name"), name),
+        seed=int(top.get("seed", 0)),
+        description=str(top.get("description", "")),
         model=model,
         lexicon=lexicon,
         seen=seen,
         unseen=unseen,
-        k=_positive("prompt.k", prompt.get("k", 5)) if prompt.get("k", 5) != 0 else 0,
-        template=template,
-        shots=_choice("prompt.shots", prompt.get("shots", "per_trial"), SHOTS),
-        layers=None if layers == "all" else tuple(layers),
-        position=_choice("patch.position", patch.get("position", "last"), POSITION_MODES),
-        settings=settings,
-        max_new_tokens=_positive("patch.max_new_tokens", patch.get("max_new_tokens", 10)),
-        source_pairs=(None if patch.get("source_pairs", "all") == "all"
-                      else _positive("patch.source_pairs", patch["source_pairs"])),
-        seen_sources=_choice("patch.seen_sources", patch.get("seen_sources", "paper"),
-                             SEEN_SOURCES),
-        trials=_positive("sample.trials", sample.get("trials", 100)),
-        target_pairs=_target_pairs(sample.get("target_pairs"), seen, unseen),
-        pairing=_choice("sample.pairing", sample.get("pairing", "token_disjoint"), PAIRINGS),
-        claims=dict(sections.get("claims", {})),
-        expect=_expectations(data.get("expect", [])),
+        **_prompt(sections.get("prompt", {})),
+        **_patch(sections.get("patch", {})),
+        **_sample(sections.get("sample", {}), seen, unseen),
+        claims=section(ClaimsSection, sections.get("claims", {})),
+        expect=_expectations(top.get("expect", [])),
         constructed=made,
     )
 
@@ -554,147 +615,6 @@ def load_suite(path: str | Path) -> Suite:
             f"suite file {str(path)!r} nests arrays or tables too deeply: fix the syntax"
         ) from None
     suite = parse_suite(data, base=path.parent.resolve(), name=path.stem)
-    return Suite(**{**suite.__dict__, "path": str(path.resolve())})
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """A suite made concrete: its checkpoints, its lexicon, and its seen/unseen languages."""
-
-    suite: Suite
-    checkpoints: tuple[Checkpoint, ...]
-    lexicon: Lexicon
-    seen: tuple[str, ...]
-    unseen: tuple[str, ...]
-
-
-def suite_checkpoints(suite: Suite, missing_ok: bool = False) -> tuple[Checkpoint, ...]:
-    """The listed and globbed checkpoints of a suite (not organism/random), ordered by step.
-
-    Hub checkpoints are taken as written: nothing touches the network. A glob that matches no
-    directory raises `MissingData`, or gives no checkpoints with ``missing_ok``.
-    """
-    model = suite.model
-    found = list(listed_checkpoints(model)) if "checkpoints" in model else []
-    if "glob" in model:
-        found += glob_checkpoints(model, missing_ok)
-        found.sort(key=lambda c: (c.step, c.name))  # listed first among equal steps (stable)
-    names = [c.name for c in found]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise SuiteError(
-            f"checkpoint name(s) {', '.join(twice)} occur twice in [model] (listed and globbed):"
-            " give the listed checkpoints other names"
-        )
-    return tuple(found)
-
-
-def _lexicon_missing(spec: Mapping[str, Any]) -> str | None:
-    """The download instruction for a Multi-SimLex file the suite names but lacks, else None.
-
-    Other lexicon files are the user's own: a missing one is a wrong path, an error.
-    """
-    if spec.get("format") != "multisimlex" or "path" not in spec or Path(spec["path"]).exists():
-        return None
-    return (
-        f"Multi-SimLex file {spec['path']!r} is missing: download translation.csv from"
-        f" {MULTISIMLEX_URL} (Vulic et al., 2020; not redistributed with conceptpatch) and put it"
-        " at that path"
-    )
-
-
-def missing_data(suite: Suite) -> list[str]:
-    """One instruction per piece of local data the suite names that is not there yet."""
-    out = []
-    lexicon = _lexicon_missing(suite.lexicon)
-    if lexicon is not None:
-        out.append(lexicon)
-    if "glob" in suite.model and not glob_checkpoints(suite.model, missing_ok=True):
-        out.append(glob_missing(suite.model))
-    return out
-
-
-def suite_lexicon(suite: Suite) -> Lexicon:
-    """The suite's lexicon, all languages and parts of speech, with its constructed language's
-    words (``[languages] constructed``); `MissingData` if absent."""
-    spec = suite.lexicon
-    if "builtin" in spec:
-        lexicon = load_lexicon(spec["builtin"])
-    else:
-        missing = _lexicon_missing(spec)
-        if missing is not None:
-            raise MissingData(missing)
-        lexicon = load_lexicon(spec["path"], spec.get("format", "long_csv"), pos=None)
-    return lexicon if suite.constructed is None else with_constructed(lexicon, suite.constructed)
-
-
-def _restrict(
-    lexicon: Lexicon, codes: tuple[str, ...], pos: str | tuple[str, ...] | None
-) -> Lexicon:
-    """``lexicon`` over ``codes`` with its complete concepts of the parts of speech ``pos``.
-
-    None keeps nouns (`DEFAULT_POS`) when the lexicon tags them, else every concept.
-    """
-    for code in codes:
-        lexicon.language(code)
-    tags = sorted(set(lexicon.pos.values()))
-    if pos is None:
-        return lexicon.restrict(codes, DEFAULT_POS if DEFAULT_POS in tags else None)
-    wanted = (pos,) if isinstance(pos, str) else tuple(pos)
-    if not tags:
-        raise SuiteError(
-            f"lexicon.pos = {list(wanted)!r} but lexicon {lexicon.name!r} has no part-of-speech"
-            " column: drop lexicon.pos or use a lexicon with a pos (PoS) column"
-        )
-    unknown = [p for p in wanted if p not in tags]
-    if unknown:
-        raise SuiteError(
-            f"lexicon.pos {', '.join(map(repr, unknown))} matches no concept of lexicon"
-            f" {lexicon.name!r}: use its tags {', '.join(tags)}"
-        )
-    return lexicon.restrict(codes, wanted)
-
-
-def resolve(suite: Suite, build: bool = True, missing_ok: bool = False) -> Resolved:
-    """Concrete checkpoints and lexicon of ``suite``.
-
-    With ``build`` (the default) a missing organism is trained and a tiny random model built;
-    without it, an organism that is not trained yet raises `SuiteError` (used by ``check``).
-    Missing local data (lexicon file, globbed directories) raises `MissingData`; with
-    ``missing_ok`` a glob that matches nothing yet just adds no checkpoints.
-    """
-    from conceptpatch.paths import cache_root
-
-    model = suite.model
-    seen, unseen = suite.seen, suite.unseen
-    if "organism" in model:
-        return resolve_organism(suite, organism_root(model, build))
-    if "random" in model:
-        lexicon = suite_lexicon(suite)
-        checkpoints = (random_checkpoint(suite, lexicon, cache_root(), build),)
-    else:
-        lexicon = suite_lexicon(suite)
-        checkpoints = suite_checkpoints(suite, missing_ok)
-    restricted = _restrict(lexicon, seen + unseen, suite.pos)
-    return Resolved(suite, checkpoints, restricted, seen, unseen)
-
-
-def resolve_organism(suite: Suite, root: Path, manifest: dict | None = None) -> Resolved:
-    """``suite`` resolved against the organism in directory ``root``.
-
-    ``manifest`` defaults to ``root/manifest.json``; an organism still in training passes the
-    manifest so far (`conceptpatch.organism.train.train`'s ``on_checkpoint``), so that the
-    checkpoints written up to now can be computed while training goes on.
-    """
-    checkpoints, lexicon, languages = _organism(Path(root), manifest)
-    made = suite.constructed
-    listed = tuple(c for c in suite.unseen if made is None or c != made.code)
-    seen = suite.seen or tuple(code for code, is_seen in languages if is_seen)
-    unseen = listed or tuple(code for code, is_seen in languages if not is_seen)
-    if made is not None:
-        lexicon = with_constructed(lexicon, made)
-        unseen = suite.unseen if listed else (*unseen, made.code)
-    restricted = _restrict(lexicon, seen + unseen, suite.pos)
-    return Resolved(suite, checkpoints, restricted, seen, unseen)
+    return replace(suite, path=str(path.resolve()))
 
 

@@ -29,6 +29,9 @@ from conceptpatch.errors import ConceptPatchError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from conceptpatch.config.suite import Suite
+    from conceptpatch.resolve import Resolved
+
 __all__ = [
     "INCONCLUSIVE",
     "MissingUnits",
@@ -73,8 +76,8 @@ def gate_checkpoints(resolved: Any, new_checkpoint: str | None) -> list[str] | N
 def missing_units(resolved: Any, store: Path, checkpoints: Sequence[str] | None) -> list[str]:
     """``checkpoint/setting`` of each unit of the suite (or ``checkpoints``) the store lacks;
     a store bound to another design is a `StoreError` (its units are none of the suite's)."""
+    from conceptpatch.compute import plan_units
     from conceptpatch.results import Store, StoreDesign
-    from conceptpatch.run import plan_units
 
     target, digest = Store(Path(store)), resolved.suite.settings_hash()
     if target.root.is_dir():
@@ -100,16 +103,16 @@ def _missing_error(resolved: Any, store: Path, missing: list[str]) -> MissingUni
     )
 
 
-def resolve_stored(suite: Any, store: Path) -> Any:
+def resolve_stored(suite: Suite, store: Path) -> Resolved:
     """``suite`` resolved without building anything; a glob suite whose checkpoint folders are
     not on this machine (a CPU gate job) takes its checkpoints from the units in the store."""
-    from conceptpatch.suite import resolve
+    from conceptpatch.resolve import resolve
 
     resolved = resolve(suite, build=False, missing_ok=True)
-    if "glob" not in suite.model:
+    if suite.model.glob is None:
         return resolved
-    from conceptpatch.checkpoints import Checkpoint
     from conceptpatch.results import Store
+    from conceptpatch.sources.checkpoint import Checkpoint
 
     known = {c.name for c in resolved.checkpoints}
     stored = [Checkpoint(c["name"], path=c["source"], step=c["step"], tokens=c["tokens"],
@@ -122,11 +125,11 @@ def resolve_stored(suite: Any, store: Path) -> Any:
     return dataclasses.replace(resolved, checkpoints=tuple(merged))
 
 
-def stored_results(suite: Any, store: Path, checkpoints: Sequence[str] | None) -> pd.DataFrame:
+def stored_results(suite: Suite, store: Path, checkpoints: Sequence[str] | None) -> pd.DataFrame:
     """The suite's results table read from the store alone: nothing is built, trained, loaded,
     computed or written (a read-only store works); a missing unit raises `MissingUnits`."""
+    from conceptpatch.compute import plan_units
     from conceptpatch.results import Store, conform
-    from conceptpatch.run import plan_units
 
     resolved = resolve_stored(suite, store)
     missing = missing_units(resolved, store, checkpoints)
@@ -136,12 +139,12 @@ def stored_results(suite: Any, store: Path, checkpoints: Sequence[str] | None) -
         (u.checkpoint.name, u.setting) for u in plan_units(resolved, checkpoints)))
 
 
-def _precheck(suite: Any, store: Path, new_checkpoint: str | None, no_compute: bool) -> None:
+def _precheck(suite: Suite, store: Path, new_checkpoint: str | None, no_compute: bool) -> None:
     """Fail before pytest starts: an unknown gate checkpoint; under ``--no-compute`` a missing
     unit or an untrained organism. Without it, a suite that cannot resolve yet (an organism to
     train, a tiny model to build) is left to the run."""
+    from conceptpatch.resolve import resolve
     from conceptpatch.results import Store, StoreDesign
-    from conceptpatch.suite import resolve
 
     if store.is_dir():  # another design's store: refused before anything trains or computes
         Store(store).check_design(StoreDesign.of(suite))
@@ -207,7 +210,7 @@ def pytest_arguments(suite: Path, store: Path, *, new_checkpoint: str | None = N
     return [*args, *extra]
 
 
-def _check_outputs(suite: Any, store: Path, report: str | Path | None) -> None:
+def _check_outputs(suite: Suite, store: Path, report: str | Path | None) -> None:
     """Fail before pytest starts on what would lose the verdicts after every test ran: a report
     folder that cannot be one (an existing file, a read-only working directory) or a damaged
     annotations file in the store."""
@@ -246,7 +249,7 @@ def run_claims(suite_path: str | Path, store: str | Path | None = None, *,
     import pytest
 
     from conceptpatch.paths import default_store
-    from conceptpatch.runplan import with_overrides
+    from conceptpatch.preflight import with_overrides
 
     _check_alpha(extra)
     suite_file = Path(suite_path).resolve()
