@@ -98,7 +98,7 @@ def test_suites_without_an_organism_are_left_to_the_serial_path(tmp_path: Path) 
 
 
 def test_the_child_entry_point_names_its_usage() -> None:
-    with pytest.raises(SystemExit, match=r"usage: python -m conceptpatch\.pipeline train"):
+    with pytest.raises(SystemExit, match=r"usage: python -m conceptpatch\.train_and_compute train"):
         train_and_compute.main(["bogus"])
 
 

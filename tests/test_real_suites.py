@@ -133,7 +133,7 @@ def test_eurollm_suite_is_the_papers_setting_on_the_builtin_list(capsys):
     paper = {"en", "zh", "cy", "et", "fi", "fr", "pl", "ru", "es", "sw", "yue"}
     assert set(suite.languages) == paper - {"sw"}  # Swahili is only in translation.csv
     assert set(suite.unseen) == {"cy"} and suite.k == 5 and 10 in suite.layers
-    assert suite.lexicon == {"builtin": "multisimlex", "pos": "nouns"}
+    assert suite.lexicon.to_dict() == {"builtin": "multisimlex", "pos": "nouns"}
     assert suite.pos == ("nouns",) and suite.claims_pos == ("nouns",)
     assert suite.dtype == "bfloat16" and suite.device == "cuda"
     assert "checkpoints" in suite.model
