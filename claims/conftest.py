@@ -7,7 +7,7 @@ here each old spelling sets its ``--cp-*`` option, so the clone's documented com
 from __future__ import annotations
 
 import pytest
-from conceptpatch.pytest_plugin import _alpha
+from conceptpatch.pytest_plugin import alpha_arg
 
 #: Old option names (dest) whose ``--cp-`` counterpart the plugin reads.
 LEGACY = ("suite", "store", "report", "alpha", "new_checkpoint", "control_suite")
@@ -17,7 +17,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conceptpatch")
     for name in LEGACY:
         flag = name.replace("_", "-")
-        group.addoption(f"--{flag}", dest=name, default=None, type=_alpha if name == "alpha"
+        group.addoption(f"--{flag}", dest=name, default=None, type=alpha_arg if name == "alpha"
                         else None, help=f"old spelling of --cp-{flag} (in claims/ only)")
 
 

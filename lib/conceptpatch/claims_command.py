@@ -224,17 +224,17 @@ def _check_outputs(suite: Suite, store: Path, report: str | Path | None) -> None
 
 def _check_alpha(extra: Sequence[str]) -> None:
     """Refuse a bad ``--cp-alpha`` among the pytest arguments in one line, before pytest prints
-    its usage (the plugin's own check, `conceptpatch.pytest_plugin._alpha`)."""
+    its usage (the plugin's own check, `conceptpatch.pytest_plugin.alpha_arg`)."""
     import argparse
     import itertools
 
-    from conceptpatch.pytest_plugin import _alpha
+    from conceptpatch.pytest_plugin import alpha_arg
 
     values = [a.split("=", 1)[1] for a in extra if a.startswith("--cp-alpha=")]
     values += [b for a, b in itertools.pairwise(extra) if a == "--cp-alpha"]
     for value in values:
         try:
-            _alpha(value)
+            alpha_arg(value)
         except argparse.ArgumentTypeError as err:
             raise ConceptPatchError(f"{err}: fix the --cp-alpha after --") from None
 

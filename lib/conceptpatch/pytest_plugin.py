@@ -62,7 +62,7 @@ _CONTROL = pytest.StashKey[Any]()
 DEFAULT_SUITE = "suites/organism.toml"
 
 
-def _alpha(text: str) -> float:
+def alpha_arg(text: str) -> float:
     """``--cp-alpha``: a significance level; pytest shows the message of a bad one as is."""
     import argparse
     import math
@@ -90,7 +90,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="results store (default: <user cache>/conceptpatch/stores/<suite>-<hash>)")
     group.addoption("--cp-report", default=None, metavar="DIR",
                     help="where the claim report goes (default: reports/<suite name>/)")
-    group.addoption("--cp-alpha", default=None, type=_alpha, metavar="ALPHA",
+    group.addoption("--cp-alpha", default=None, type=alpha_arg, metavar="ALPHA",
                     help="significance level of every claim (default: each claim's, 0.05)")
     group.addoption("--cp-new-checkpoint", default=None, metavar="NAME",
                     help="regression gate: test only whether checkpoint NAME is significantly "

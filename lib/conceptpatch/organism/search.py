@@ -23,10 +23,9 @@ from conceptpatch.config.suite import parse_suite
 from conceptpatch.engine.checkpoints import load_checkpoint
 from conceptpatch.organism.curriculum import ENGLISH
 from conceptpatch.readdepth import READ_TRIALS, read_depth
-from conceptpatch.resolve import Resolved
-from conceptpatch.resolve import restrict_lexicon as _restrict
+from conceptpatch.resolve import Resolved, restrict_lexicon
 from conceptpatch.sources.checkpoint import Checkpoint
-from conceptpatch.sources.organism import read_organism as _organism
+from conceptpatch.sources.organism import read_organism
 
 __all__ = ["band_layers", "measure_checkpoint", "measure_organism", "organism_resolved"]
 
@@ -44,7 +43,7 @@ def organism_resolved(root: Path, trials: int = 100, seed: int = 0) -> Resolved:
     """The organism suite (seen setting + unpatched, ``last`` position) on the organism in
     ``root``, resolved without touching the cache. An organism with fewer than four seen
     languages averages every pair into another output (the paper's rule leaves none)."""
-    checkpoints, lexicon, languages = _organism(Path(root))
+    checkpoints, lexicon, languages = read_organism(Path(root))
     seen = tuple(code for code, is_seen in languages if is_seen)
     unseen = tuple(code for code, is_seen in languages if not is_seen)
     suite = parse_suite({
@@ -57,7 +56,8 @@ def organism_resolved(root: Path, trials: int = 100, seed: int = 0) -> Resolved:
                   "seen_sources": "paper" if len(seen) >= 4 else "other_output"},
         "sample": {"trials": trials},
     })  # fmt: skip
-    return Resolved(suite, checkpoints, _restrict(lexicon, seen + unseen, None), seen, unseen)
+    restricted = restrict_lexicon(lexicon, seen + unseen, None)
+    return Resolved(suite, checkpoints, restricted, seen, unseen)
 
 
 def _rate(frame: pd.DataFrame) -> float:
