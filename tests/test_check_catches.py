@@ -152,10 +152,10 @@ def test_cp_alpha_out_of_range_names_the_range(tmp_path, capsys):
 
 def test_pytest_shows_the_cp_alpha_range():
     """pytest prints an ArgumentTypeError's message as is (a ValueError as "invalid value")."""
-    from conceptpatch.pytest_plugin import _alpha
+    from conceptpatch.pytest_plugin import alpha_arg
 
     parser = argparse.ArgumentParser(exit_on_error=False)
-    parser.add_argument("--cp-alpha", type=_alpha)
+    parser.add_argument("--cp-alpha", type=alpha_arg)
     with pytest.raises(argparse.ArgumentError, match=r"--cp-alpha 1\.5: must lie strictly "
                                                      r"between 0 and 1"):
         parser.parse_args(["--cp-alpha", "1.5"])
