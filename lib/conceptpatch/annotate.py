@@ -19,6 +19,7 @@ from filelock import FileLock
 
 from conceptpatch.errors import AnnotationError, StoreError
 from conceptpatch.files import atomic_write
+from conceptpatch.results import load_store  # the engine's loader: schema dtypes, checks
 from conceptpatch.vocabulary import LABELS
 
 __all__ = [
@@ -66,8 +67,6 @@ def _restore(value: str) -> str:
 
 def _load_store(store: Path) -> pd.DataFrame:
     """The store's results table (annotations.parquet at the root is not a unit of it)."""
-    from conceptpatch.results import load_store  # the engine's loader: schema dtypes, checks
-
     return load_store(store)
 
 

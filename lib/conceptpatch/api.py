@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 from torch import nn
 
-from conceptpatch.claims import MODULES, Design
+from conceptpatch.claims import MODULES, Design, axes_from_suite
 from conceptpatch.compute import run_unit
 from conceptpatch.config.suite import Suite, parse_suite
 from conceptpatch.engine.checkpoints import wrap_model
@@ -176,8 +176,6 @@ def _design(results: pd.DataFrame, suite: Suite | None, design: Design | None,
 def _check_gate(results: pd.DataFrame, new_checkpoint: str) -> None:
     """The gate's checkpoint must be one of the table's: the claims command's one-line error."""
     from types import SimpleNamespace
-
-    from conceptpatch.claims import axes_from_suite
 
     first = results.drop_duplicates("checkpoint")
     axes_from_suite(SimpleNamespace(checkpoints=[

@@ -24,7 +24,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import conceptpatch.claim_tests
 from conceptpatch.errors import ConceptPatchError
+from conceptpatch.files import check_out_dir
+from conceptpatch.paths import default_store
+from conceptpatch.sources.checkpoint import Checkpoint
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,8 +59,6 @@ class MissingUnits(ConceptPatchError):
 
 def claim_tests_dir() -> Path:
     """The folder of the packaged claim test modules (in the clone or the installed package)."""
-    import conceptpatch.claim_tests
-
     return Path(conceptpatch.claim_tests.__file__).resolve().parent
 
 
@@ -112,7 +114,6 @@ def resolve_stored(suite: Suite, store: Path) -> Resolved:
     if suite.model.glob is None:
         return resolved
     from conceptpatch.results import Store
-    from conceptpatch.sources.checkpoint import Checkpoint
 
     known = {c.name for c in resolved.checkpoints}
     stored = [Checkpoint(c["name"], path=c["source"], step=c["step"], tokens=c["tokens"],
@@ -215,7 +216,6 @@ def _check_outputs(suite: Suite, store: Path, report: str | Path | None) -> None
     folder that cannot be one (an existing file, a read-only working directory) or a damaged
     annotations file in the store."""
     from conceptpatch.annotate import load_annotations
-    from conceptpatch.files import check_out_dir
 
     out = Path(report) if report is not None else Path.cwd() / "reports" / str(suite.name)
     check_out_dir(out, "--report")
@@ -248,7 +248,6 @@ def run_claims(suite_path: str | Path, store: str | Path | None = None, *,
     relative to the working directory. Returns the command's exit status."""
     import pytest
 
-    from conceptpatch.paths import default_store
     from conceptpatch.preflight import with_overrides
 
     _check_alpha(extra)

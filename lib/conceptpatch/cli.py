@@ -18,12 +18,25 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, NoReturn
 
-from conceptpatch.config.suite import Suite
-from conceptpatch.errors import CheckpointError, ConceptPatchError
-from conceptpatch.files import write_problem
+from conceptpatch import tracking
+from conceptpatch.claims_command import INCONCLUSIVE, run_claims
+from conceptpatch.config.suite import Suite, load_suite
+from conceptpatch.context import context_problem
+from conceptpatch.errors import CheckpointError, ConceptPatchError, MissingData, OrganismNotTrained
+from conceptpatch.files import check_out_dir, write_problem
+from conceptpatch.fingerprint import weight_problems
+from conceptpatch.lexicons.core import dropped_words
 from conceptpatch.paths import default_store
-from conceptpatch.preflight import layers_arg, list_arg
+from conceptpatch.preflight import (
+    checkpoint_problems,
+    dry_run,
+    layers_arg,
+    list_arg,
+    preflight,
+    with_overrides,
+)
 from conceptpatch.provenance import conceptpatch_version
+from conceptpatch.resolve import missing_data, resolve, suite_checkpoints
 from conceptpatch.sources.checkpoint import Checkpoint
 from conceptpatch.sources.kinds import kind_of
 
@@ -55,7 +68,6 @@ def _store_arg(text: str) -> Path:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from conceptpatch.preflight import dry_run, preflight, with_overrides
     from conceptpatch.train_and_compute import run_pipelined
 
     suite = with_overrides(args.suite, device=args.device, dtype=args.dtype, trials=args.trials,
@@ -152,8 +164,6 @@ def _print_testable(axes: Any, out_of_reach: dict[str, str]) -> None:
 def _local_problems(suite: Suite, checkpoints: Sequence[Any]) -> list[str]:
     """Offline problems of the local checkpoints, as `conceptpatch.preflight.checkpoint_problems`
     finds them: missing folder or config.json, pickle-only, unknown arch, custom code, layers."""
-    from conceptpatch.preflight import checkpoint_problems
-
     return checkpoint_problems(suite, checkpoints)
 
 
@@ -225,9 +235,7 @@ def _raise_problems(problems: list[str]) -> None:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     """Validate a suite offline; missing local data (lexicon file, globbed dirs) are warnings."""
-    from conceptpatch.config.suite import load_suite
-    from conceptpatch.errors import MissingData, OrganismNotTrained
-    from conceptpatch.resolve import missing_data, resolve, suite_checkpoints
+    from conceptpatch.config.suite import load_suite  # looked up here: tests patch it
     from conceptpatch.trials import count_trials
 
     suite = load_suite(args.suite)
@@ -248,8 +256,6 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     problems = clash_problems(c.name for c in checkpoints) + _local_problems(suite, checkpoints)
     if resolved is not None and not problems:
-        from conceptpatch.context import context_problem
-
         problems += [p for p in (context_problem(resolved),) if p]
     if args.online:
         problems += _online_problems(SimpleNamespace(suite=suite, checkpoints=checkpoints))
@@ -271,7 +277,6 @@ def _cmd_check(args: argparse.Namespace) -> int:
         lexicon = resolved.lexicon
         given = suite.lexicon.to_dict()  # as written: a name or a list of them
         pos = f" (pos {given['pos']})" if "pos" in given else ""
-        from conceptpatch.lexicons.core import dropped_words
 
         dropped = f"; {dropped_words(lexicon)}" if dropped_words(lexicon) else ""
         print(f"  lexicon: {lexicon.name}, {len(lexicon.concepts)} complete concepts{pos}{dropped}")
@@ -319,10 +324,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     elif any(c.hub is not None for c in checkpoints):
         print("  hub revisions not verified offline: `conceptpatch check --online` checks them")
     if args.store is not None:
-        from conceptpatch.preflight import dry_run
-
         dry_run(suite, args.store, heading="store units of", resolved=resolved)
-        from conceptpatch.fingerprint import weight_problems
         from conceptpatch.results import Store
 
         names = [c.name for c in checkpoints]
@@ -333,8 +335,6 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_claims(args: argparse.Namespace) -> int:
-    from conceptpatch.claims_command import run_claims
-
     return run_claims(
         args.suite, args.store, new_checkpoint=args.new_checkpoint, report=args.report,
         no_compute=args.no_compute, inconclusive=args.inconclusive, extra=args.pytest_args,
@@ -354,7 +354,6 @@ def _cmd_watch(args: argparse.Namespace) -> int:
 
 def _add_watch(sub: Any) -> None:
     """The ``watch`` subcommand: compute and gate each new checkpoint of a glob suite."""
-    from conceptpatch.claims_command import INCONCLUSIVE
     from conceptpatch.watch import POLL, SETTLE, seconds_arg
 
     watch = sub.add_parser(
@@ -410,8 +409,6 @@ def _add_design_overrides(parser: argparse.ArgumentParser) -> None:
 
 def _add_claims(sub: Any) -> None:
     """The ``claims`` subcommand: the packaged claim tests on a suite, from any directory."""
-    from conceptpatch.claims_command import INCONCLUSIVE
-
     claims = sub.add_parser(
         "claims", help="test the paper's claims on a suite's results (a CI gate)",
         description="Run the packaged claim tests on a suite's results through pytest, from\n"
@@ -452,7 +449,6 @@ def _add_claims(sub: Any) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from conceptpatch.files import check_out_dir
     from conceptpatch.report import write_report
     from conceptpatch.results import load_store
 
@@ -472,7 +468,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     """Several stores' concept bands on one relative-depth axis (conceptpatch.depth)."""
     from conceptpatch import compare, depth
-    from conceptpatch.files import check_out_dir
 
     check_out_dir(args.out, "--out")
     given = compare.sources(args.stores, args.label, args.checkpoint)
@@ -531,8 +526,6 @@ def _check_verdicts_design(verdicts: Any, table: Any, path: Path | None) -> None
 
 def _cmd_track(args: argparse.Namespace) -> int:
     """Log a store's exact rates by band and its verdicts to W&B by step (conceptpatch.tracking)."""
-    from conceptpatch import tracking
-    from conceptpatch.files import check_out_dir
     from conceptpatch.results import Store, load_store
     from conceptpatch.tables import load_verdicts
 
@@ -574,7 +567,6 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
 
 
 def _cmd_readdepth(args: argparse.Namespace) -> int:
-    from conceptpatch.config.suite import load_suite
     from conceptpatch.readdepth import suite_read_depth
 
     if args.quiet:

@@ -22,10 +22,13 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
+from conceptpatch.config.suite import load_suite
 from conceptpatch.depth import EDGES, Comparison, ModelInput
 from conceptpatch.errors import ConceptPatchError
 from conceptpatch.files import atomic_write
 from conceptpatch.numbers import MISSING, cell, p_cell
+from conceptpatch.paths import default_store
+from conceptpatch.results import Store, load_store
 
 __all__ = ["Source", "inputs", "model_table", "sources", "store_label", "write_comparison"]
 
@@ -68,9 +71,6 @@ def sources(paths: Sequence[str | Path], labels: Sequence[str] | None = None,
 
 def _suite_store(path: Path) -> tuple[Path, str]:
     """A suite's default store and its name; refused when nothing was computed there."""
-    from conceptpatch.config.suite import load_suite
-    from conceptpatch.paths import default_store
-
     suite = load_suite(path)
     store = default_store(suite.name, suite.settings_hash())
     if not store.is_dir():
@@ -82,8 +82,6 @@ def _suite_store(path: Path) -> tuple[Path, str]:
 def store_label(store: Path, table: pd.DataFrame) -> str:
     """A store's default label: the suite name its design records, else its folder's name
     (without the ``-<suite hash>`` of a default store's folder)."""
-    from conceptpatch.results import Store
-
     design = Store(store).design()
     if design is not None:
         return design.suite
@@ -95,8 +93,6 @@ def store_label(store: Path, table: pd.DataFrame) -> str:
 
 def inputs(given: Sequence[Source]) -> list[ModelInput]:
     """Each source's results table, labelled."""
-    from conceptpatch.results import load_store
-
     out = []
     for source in given:
         table = load_store(source.store)

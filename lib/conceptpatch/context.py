@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from conceptpatch.errors import SuiteError
+from conceptpatch.tokenizer import load_tokenizer
 
 __all__ = [
     "POSITION_KEYS",
@@ -117,7 +118,6 @@ def _local_tokenizer(resolved: Any, folder: Path) -> Any | None:
         return None
     if not any((folder / name).exists() for name in ("tokenizer.json", "tokenizer_config.json")):
         return None
-    from conceptpatch.tokenizer import load_tokenizer
 
     try:
         return load_tokenizer(resolved.checkpoints[0], **resolved.suite.load_options)

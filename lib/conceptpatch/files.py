@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conceptpatch.errors import ConceptPatchError
+from conceptpatch.paths import ENV_CACHE, cache_root
 
 __all__ = ["TMP_SUFFIX", "atomic_write", "check_out_dir", "current_umask", "dir_mode",
            "file_mode", "share_tree", "shared_mkdtemp", "write_problem"]
@@ -103,8 +104,6 @@ def _errno(err: OSError) -> int | None:
 def write_problem(err: OSError) -> str | None:
     """The one-line message of a write the surroundings refused (full disk, quota, read-only or
     unwritable folder) naming the fix, or None for any other `OSError`."""
-    from conceptpatch.paths import ENV_CACHE, cache_root
-
     code = _errno(err)
     if code not in (*_NO_SPACE, *_NO_WRITE, *_IN_THE_WAY):
         return None

@@ -16,6 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conceptpatch.files import atomic_write
+from conceptpatch.paths import cache_root
+
 if TYPE_CHECKING:
     from conceptpatch.sources.checkpoint import Checkpoint
 
@@ -48,8 +51,6 @@ def cached_sha256(path: Path, index: Path | None = None) -> str:
     if path.is_symlink() and _BLOB.fullmatch(path.resolve().name):
         return path.resolve().name
     if index is None:
-        from conceptpatch.paths import cache_root
-
         index = cache_root() / "hashes.json"
     stat = path.stat()
     key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
@@ -60,8 +61,6 @@ def cached_sha256(path: Path, index: Path | None = None) -> str:
     if not isinstance(known, dict):
         known = {}
     if key not in known:
-        from conceptpatch.files import atomic_write
-
         known[key] = _sha256(path)
         with contextlib.suppress(OSError):
             atomic_write(index, json.dumps(known, indent=1, sort_keys=True))

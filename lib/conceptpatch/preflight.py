@@ -14,7 +14,9 @@ from typing import Any
 import tomllib
 
 from conceptpatch.config.suite import Suite, load_suite, parse_suite, suite_layers
-from conceptpatch.errors import CheckpointError, ConceptPatchError, SuiteError
+from conceptpatch.errors import CheckpointError, ConceptPatchError, OrganismNotTrained, SuiteError
+from conceptpatch.resolve import resolve
+from conceptpatch.sources import gguf
 from conceptpatch.sources.checkpoint import Checkpoint
 from conceptpatch.sources.local import (
     check_folder,
@@ -97,8 +99,6 @@ def dry_run(suite: Suite, store: Path | str, checkpoints: Sequence[str] | None =
     ``resolved``: the suite already resolved and its checkpoints checked (``check`` has done
     both); otherwise the checkpoints to compute are checked as `preflight` does."""
     from conceptpatch.compute import plan_units
-    from conceptpatch.errors import OrganismNotTrained
-    from conceptpatch.resolve import resolve
     from conceptpatch.results import Store, StoreDesign
     from conceptpatch.trials import count_trials, setting_work
 
@@ -163,7 +163,6 @@ def preflight(suite: Suite, store: Path | str, checkpoints: Sequence[str] | None
     """Refuse, before the store is touched, what ``run`` would die of at the checkpoints it has
     to load (`checkpoint_problems`); a suite that resolves only by building is left to the run."""
     from conceptpatch.compute import plan_units
-    from conceptpatch.resolve import resolve
     from conceptpatch.results import Store
 
     try:
@@ -179,8 +178,6 @@ def checkpoint_problems(suite: Suite, checkpoints: Sequence[Checkpoint]) -> list
     """What a run would die of at each checkpoint, found without loading weights: a missing
     folder or config.json, pickle-only weights, an architecture transformers cannot build or that
     needs custom code, a tokenizer that needs it, patch layers out of range; GGUF problems."""
-    from conceptpatch.sources import gguf
-
     problems: list[str] = []
     layers: dict[bytes, int] = {}
     for c in checkpoints:

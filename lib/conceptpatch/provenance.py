@@ -22,6 +22,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from conceptpatch import __version__
 from conceptpatch.config.sections import ModelSection, plain
 
 __all__ = ["conceptpatch_version", "departures", "installed_versions", "provenance",
@@ -57,8 +58,6 @@ def conceptpatch_version() -> str:
     try:
         return version("conceptpatch")
     except PackageNotFoundError:
-        from conceptpatch import __version__
-
         return __version__
 
 

@@ -25,9 +25,18 @@ from typing import Any
 import pytest
 
 from conceptpatch import claims, hookspecs
-from conceptpatch.claims_command import INCONCLUSIVE
-from conceptpatch.files import atomic_write, write_problem
+from conceptpatch.claims.regression import gate
+from conceptpatch.claims.testable import no_case
+from conceptpatch.claims_command import INCONCLUSIVE, resolve_stored, stored_results
+from conceptpatch.errors import ConceptPatchError
+from conceptpatch.files import atomic_write, check_out_dir, write_problem
+from conceptpatch.fingerprint import weight_problems
 from conceptpatch.numbers import terminal_effect, terminal_p
+from conceptpatch.paths import default_store
+from conceptpatch.preflight import layers_arg, list_arg, with_overrides
+from conceptpatch.resolve import resolve
+from conceptpatch.results import Store
+from conceptpatch.tables import claim_table, final_verdicts, labelled
 
 VERDICT_PROPERTY = "conceptpatch_verdict"
 #: The version of the ``verdicts.json`` record layout (docs/verdicts.md); bumped on a change.
@@ -138,9 +147,6 @@ def pytest_configure(config: pytest.Config) -> None:
 def _check_report_dir(config: pytest.Config) -> None:
     """A ``--cp-report`` (or, for a ``--cp-suite`` run, ``./reports``) that cannot take the
     verdicts is a usage error now, not a loss after every test ran."""
-    from conceptpatch.errors import ConceptPatchError
-    from conceptpatch.files import check_out_dir
-
     opts = config.stash[_OPTIONS]
     out = opts.report or (config.invocation_params.dir / "reports"
                           if config.getoption("cp_suite") else None)
@@ -156,8 +162,6 @@ def _overrides(config: pytest.Config) -> dict[str, Any]:
     """``--cp-trials/--cp-layers/--cp-settings`` as `conceptpatch.preflight.with_overrides` keys."""
     import argparse
 
-    from conceptpatch.preflight import layers_arg, list_arg
-
     layers, settings = config.getoption("cp_layers"), config.getoption("cp_settings")
     try:
         parsed = None if layers is None else layers_arg(layers)
@@ -170,8 +174,6 @@ def _overrides(config: pytest.Config) -> dict[str, Any]:
 
 @pytest.hookimpl(trylast=True)
 def pytest_conceptpatch_load_suite(config: pytest.Config, path: Path) -> Any:
-    from conceptpatch.preflight import with_overrides
-
     overrides = config.stash[_OPTIONS].overrides if path == config.stash[_OPTIONS].suite else {}
     return with_overrides(path, **overrides)
 
@@ -181,8 +183,6 @@ def pytest_conceptpatch_results(
     config: pytest.Config, suite: Any, store: Path, checkpoints: list[str] | None
 ) -> Any:
     if config.stash[_OPTIONS].no_compute:
-        from conceptpatch.claims_command import stored_results
-
         return stored_results(suite, store, checkpoints)
     from conceptpatch.train_and_compute import run_pipelined
 
@@ -200,7 +200,6 @@ def _store(config: pytest.Config) -> Path:
     opts = config.stash[_OPTIONS]
     if opts.store is not None:
         return opts.store
-    from conceptpatch.paths import default_store
 
     suite = _suite(config)
     return default_store(suite.name, suite.settings_hash())
@@ -212,13 +211,10 @@ def _axes(config: pytest.Config) -> claims.Axes:
         suite = _suite(config)
         opts = config.stash[_OPTIONS]
         if not hasattr(suite, "checkpoints"):
-            from conceptpatch.resolve import resolve
             from conceptpatch.train_and_compute import needs_training
 
             if opts.no_compute:  # builds and trains nothing; a glob's checkpoints may be
-                from conceptpatch.claims_command import resolve_stored  # known from the store only
-
-                suite = resolve_stored(suite, _store(config))
+                suite = resolve_stored(suite, _store(config))  # known from the store only
             else:
                 if opts.new_checkpoint is None and needs_training(suite):
                     _results(config)  # trains the organism while computing its units
@@ -232,12 +228,8 @@ def _results(config: pytest.Config) -> Any:
     """Compute the missing units (the engine locks each one) and load the rest, once a process;
     the store's manual labels beside each row (:func:`conceptpatch.tables.labelled`)."""
     if _RESULTS not in config.stash:
-        from conceptpatch.tables import labelled
-
         checkpoints = None
         if config.stash[_OPTIONS].new_checkpoint is not None:  # the gate reads its window only
-            from conceptpatch.claims.regression import gate
-
             window, _ = gate(_suite(config))
             checkpoints = list(_axes(config).checkpoints)[-(window + 1):]
         capture = config.pluginmanager.getplugin("capturemanager")
@@ -257,10 +249,6 @@ def _results(config: pytest.Config) -> Any:
 def _check_weights(config: pytest.Config, names: list[str]) -> None:
     """End the run (status 2) before any verdict when the units of ``names`` were computed on
     weights two checkpoints share, or on weights changed since (`conceptpatch.fingerprint`)."""
-    from conceptpatch.errors import ConceptPatchError
-    from conceptpatch.fingerprint import weight_problems
-    from conceptpatch.results import Store
-
     suite = _suite(config)
     if not hasattr(suite, "settings_hash"):  # a plugin's own results hook: no conceptpatch store
         return
@@ -270,12 +258,8 @@ def _check_weights(config: pytest.Config, names: list[str]) -> None:
         if hasattr(suite, "checkpoints"):
             resolved = suite
         elif config.stash[_OPTIONS].no_compute:
-            from conceptpatch.claims_command import resolve_stored
-
             resolved = resolve_stored(suite, store)
         else:
-            from conceptpatch.resolve import resolve
-
             resolved = resolve(suite, build=False, missing_ok=True)
         current = [c for c in resolved.checkpoints if c.name in names]
     except ConceptPatchError:  # the weights cannot be found here: the recorded ones are compared
@@ -293,7 +277,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if _OPTIONS not in config.stash or not config.stash[_OPTIONS].no_compute:
         return
-    from conceptpatch.errors import ConceptPatchError
 
     try:
         _results(config)
@@ -338,8 +321,6 @@ def results(request: pytest.FixtureRequest) -> Any:
 
     Manual labels from annotation sheets take precedence, mapped onto the six categories.
     """
-    from conceptpatch.tables import claim_table
-
     return claim_table(_results(request.config), _suite(request.config))
 
 
@@ -357,9 +338,6 @@ def control_results(request: pytest.FixtureRequest) -> Any:
     if path is None:
         return None
     if _CONTROL not in config.stash:
-        from conceptpatch.paths import default_store
-        from conceptpatch.tables import claim_table
-
         control = config.hook.pytest_conceptpatch_load_suite(config=config, path=path)
         store = default_store(control.name, control.settings_hash())
         config.stash[_CONTROL] = claim_table(config.hook.pytest_conceptpatch_results(
@@ -453,7 +431,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if hasattr(config, "workerinput"):
         return
-    from conceptpatch.tables import final_verdicts
 
     records = final_verdicts(verdict_records(config))
     if not records:
@@ -490,8 +467,6 @@ def verdicts_json(records: list[dict[str, Any]]) -> str:
 
 def _write_no_case(tr: Any, config: pytest.Config) -> None:
     """The claims the suite gives no case (deselected), each with its reason."""
-    from conceptpatch.claims.testable import no_case
-
     if _AXES in config.stash and config.stash[_OPTIONS].new_checkpoint is None:
         for claim_id, why in no_case(config.stash[_AXES]).items():
             if claim_id != "regression":

@@ -25,10 +25,19 @@ import jinja2
 import pandas as pd
 
 from conceptpatch import figures
+from conceptpatch.claims import MODULES, Design
 from conceptpatch.claims.common import CAVEAT
+from conceptpatch.config.suite import Suite
+from conceptpatch.errors import ConceptPatchError
+from conceptpatch.figures.tables import numeric_tables, units
 from conceptpatch.files import atomic_write
+from conceptpatch.fingerprint import weight_problems
 from conceptpatch.numbers import cell, p_cell
-from conceptpatch.provenance import installed_versions
+from conceptpatch.prompts import Template
+from conceptpatch.provenance import departures, installed_versions, provenance, suite_text
+from conceptpatch.resolve import resolve, suite_lexicon
+from conceptpatch.results import Store
+from conceptpatch.tables import claim_table, final_verdicts, labelled
 
 __all__ = [
     "PACKAGES",
@@ -192,8 +201,6 @@ def _design(suite: Any) -> Any:
     """The suite's pre-declared claim design (``[claims]``), defaults where it has none."""
     from types import SimpleNamespace
 
-    from conceptpatch.claims import Design
-
     if isinstance(suite, Mapping):
         suite = SimpleNamespace(claims=suite.get("claims"))
     inner = getattr(suite, "suite", None)
@@ -230,9 +237,6 @@ def claim_blocks(rows: Sequence[Mapping[str, Any]], results: pd.DataFrame,
     """One block per claim in :data:`conceptpatch.claims.MODULES` order (then any other claim
     id the verdicts name): statement, the reading sentence, the cases with a declared
     expectation, and the claim's figure. ``rows`` are :func:`verdict_records`' display rows."""
-    from conceptpatch.claims import MODULES
-    from conceptpatch.tables import claim_table
-
     design = _design(suite)
     data = claim_table(results, suite)
     drawn: dict[str, dict[str, Any]] = {}
@@ -300,10 +304,6 @@ def _sample_lexicon(suite: Any) -> Any:
     """The lexicon the suite names (C's expected words, D's word, the languages' names), or None
     when the report has no `Suite` (a store's report gets a dict) or its lexicon is not at hand.
     Read only: an organism's lexicon is read from its trained folder, nothing is built."""
-    from conceptpatch.config.suite import Suite
-    from conceptpatch.errors import ConceptPatchError
-    from conceptpatch.resolve import resolve, suite_lexicon
-
     if not isinstance(suite, Suite):
         return None
     try:
@@ -317,10 +317,6 @@ def _sample_lexicon(suite: Any) -> Any:
 def _recorded_template(suite: Any, store: str | Path | None) -> Any:
     """The prompt template the rows were computed with: the one the store's design records
     (``design.keys.template``), else the suite's; None when neither says."""
-    from conceptpatch.errors import ConceptPatchError
-    from conceptpatch.prompts import Template
-    from conceptpatch.results import Store
-
     specs = []
     if store is not None and Path(store).is_dir():
         try:
@@ -357,8 +353,6 @@ def _query_line(lexicon: Any, template: Any, row: Any) -> str:
 def _expected_and_query(lexicon: Any, template: Any, row: Any) -> tuple[str, str]:
     """C's word(s) in the output language and the target prompt's query line; "—" and "" for
     what the lexicon (or a template) cannot tell."""
-    from conceptpatch.errors import ConceptPatchError
-
     if lexicon is None:
         return "—", ""
     try:
@@ -461,8 +455,6 @@ def design_records(results: pd.DataFrame, suite: Any) -> dict[str, Any]:
     """Which design and which units the page shows: the suite's name and design hash beside the
     hashes its rows carry, trials (distinct ids), layers, settings, the suite's keys, and one
     line per (checkpoint, setting) unit with its trials, layers and rows."""
-    from conceptpatch.figures.tables import units
-
     digest = suite.settings_hash() if callable(getattr(suite, "settings_hash", None)) else None
     hashes = (sorted(results["suite_hash"].astype(str).unique())
               if "suite_hash" in results.columns else [])
@@ -488,8 +480,6 @@ def design_records(results: pd.DataFrame, suite: Any) -> dict[str, Any]:
 def table_records(data: pd.DataFrame, checkpoints: list[str]) -> list[dict[str, Any]]:
     """The numeric tables beside the figures (:mod:`conceptpatch.figures.tables`) as display
     rows and the CSV of their long form, downloadable as the figures' numbers are."""
-    from conceptpatch.figures.tables import numeric_tables
-
     found = []
     for table in numeric_tables(data, checkpoints):
         wide = table.wide
@@ -550,10 +540,6 @@ def pos_rate_records(results: pd.DataFrame) -> list[dict[str, str]]:
 def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
                   suite: Any, store: str | Path | None = None) -> dict[str, Any]:
     """Everything the template shows, as JSON-able dicts and strings."""
-    from conceptpatch.claims import MODULES
-    from conceptpatch.provenance import departures, provenance, suite_text
-    from conceptpatch.tables import claim_table, final_verdicts, labelled
-
     results = labelled(results, store)  # the store's manual labels, as the claims read them
     records = final_verdicts(_record(v) for v in verdicts)  # q: BH of raw_pvalue, as verdicts.json
     rank = {claim_id: i for i, claim_id in enumerate(MODULES)}
@@ -602,9 +588,6 @@ def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
 def weight_records(results: pd.DataFrame, store: str | Path | None) -> list[str]:
     """What the store's recorded weight fingerprints say is wrong with the checkpoints shown
     (two with identical weights, one computed on different weights), one line each."""
-    from conceptpatch.fingerprint import weight_problems
-    from conceptpatch.results import Store
-
     if store is None or results.empty or "suite_hash" not in results or not Path(store).is_dir():
         return []
     names = sorted(results["checkpoint"].astype(str).unique())

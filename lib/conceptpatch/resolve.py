@@ -17,6 +17,7 @@ from conceptpatch.lexicons.constructed import with_constructed
 from conceptpatch.lexicons.core import DEFAULT_POS, Lexicon
 from conceptpatch.lexicons.multisimlex import MULTISIMLEX_URL
 from conceptpatch.lexicons.registry import load_lexicon
+from conceptpatch.paths import cache_root
 from conceptpatch.sources.checkpoint import Checkpoint
 from conceptpatch.sources.glob import glob_checkpoints, glob_missing
 from conceptpatch.sources.kinds import listed_checkpoints
@@ -142,8 +143,6 @@ def resolve(suite: Suite, build: bool = True, missing_ok: bool = False) -> Resol
     Missing local data (lexicon file, globbed directories) raises `MissingData`; with
     ``missing_ok`` a glob that matches nothing yet just adds no checkpoints.
     """
-    from conceptpatch.paths import cache_root
-
     model = suite.model
     seen, unseen = suite.seen, suite.unseen
     if "organism" in model:

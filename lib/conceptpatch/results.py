@@ -26,6 +26,9 @@ from filelock import FileLock
 
 from conceptpatch.errors import StoreError, first_line
 from conceptpatch.files import TMP_SUFFIX, atomic_write
+from conceptpatch.fingerprint import recorded_fingerprints
+from conceptpatch.paths import ENV_CACHE, cache_root
+from conceptpatch.scoring import CATEGORIES
 from conceptpatch.vocabulary import SETTINGS
 
 __all__ = [
@@ -348,8 +351,6 @@ class Store:
                      names: Iterable[str] | None = None) -> dict[str, list[str]]:
         """Checkpoint name -> the weight fingerprints its units of design ``suite_hash`` record
         (of ``names`` only, if given): `conceptpatch.fingerprint.weight_problems` reads them."""
-        from conceptpatch.fingerprint import recorded_fingerprints
-
         wanted = None if names is None else {unit_folder(n) for n in names}
         metas = [meta for path in self.units()
                  if (wanted is None or path.parent.name in wanted)
@@ -494,8 +495,6 @@ def clash_problems(names: Iterable[str]) -> list[str]:
 
 def _cache_hint(root: Path) -> str:
     """For a default store (under the cache): how to move the cache."""
-    from conceptpatch.paths import ENV_CACHE, cache_root
-
     inside = Path(root).resolve().is_relative_to(cache_root().resolve())
     return f" (or set {ENV_CACHE} to a writable folder)" if inside else ""
 
@@ -529,8 +528,6 @@ def unit_problem(frame: pd.DataFrame, path: Path) -> str | None:
     """What in a unit's rows the schema forbids (None if nothing): a category outside the
     vocabulary, rows of another checkpoint, setting or design than its file, a layer outside
     the model, a missing trial id."""
-    from conceptpatch.scoring import CATEGORIES
-
     missing = [c for c in ("checkpoint", "setting", "category", "layer", "n_layers", "trial",
                            "suite_hash") if c not in frame.columns]
     if missing:

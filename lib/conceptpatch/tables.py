@@ -19,6 +19,11 @@ from typing import Any
 
 import pandas as pd
 
+from conceptpatch.annotate import KEY, apply_annotations
+from conceptpatch.errors import ConceptPatchError
+from conceptpatch.results import claim_rows
+from conceptpatch.stats import finite
+
 __all__ = ["claim_table", "claims_pos", "final_verdicts", "labelled", "load_verdicts"]
 
 
@@ -27,7 +32,6 @@ def labelled(results: pd.DataFrame, store: str | Path | None = None) -> pd.DataF
     one, else its automatic category; a table that has the column already is returned as is."""
     if "label" in results.columns or store is None:
         return results
-    from conceptpatch.annotate import apply_annotations
 
     return apply_annotations(results, Path(store))
 
@@ -48,9 +52,7 @@ def claim_table(results: pd.DataFrame, suite: Any = None,
     mapped onto the six categories; ``label`` keeps the finer label for the report. Rows come
     in one order (the trial key's), so every front end sums the same numbers in the same order
     and gets the same floating-point values."""
-    from conceptpatch.annotate import KEY
     from conceptpatch.claims.common import to_categories
-    from conceptpatch.results import claim_rows
 
     table = labelled(results, store)
     if table.empty:
@@ -71,7 +73,6 @@ def final_verdicts(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
     q-value of its ``raw_pvalue`` across all the records (None where the raw p-value is missing
     or not finite), as docs/verdicts.md defines it."""
     from conceptpatch.claims.common import benjamini_hochberg
-    from conceptpatch.stats import finite
 
     rows = [dict(r) for r in records]
     raw = [None if r.get("raw_pvalue") is None else finite(r["raw_pvalue"]) for r in rows]
@@ -81,8 +82,6 @@ def final_verdicts(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
 def load_verdicts(path: str | Path) -> list[dict[str, Any]]:
     """The records of a ``verdicts.json`` (docs/verdicts.md); one-line errors naming the fix."""
     import json
-
-    from conceptpatch.errors import ConceptPatchError
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -33,7 +33,10 @@ import torch
 from conceptpatch import compute
 from conceptpatch.config.sections import ModelSection
 from conceptpatch.errors import ConceptPatchError
-from conceptpatch.resolve import Resolved
+from conceptpatch.organism import claim_training, get_recipe, organism_dir
+from conceptpatch.organism.portable import portable_env
+from conceptpatch.resolve import Resolved, resolve_organism
+from conceptpatch.results import Store, StoreDesign
 
 __all__ = ["OrganismTrainingError", "needs_training", "run_pipelined", "train_and_run"]
 
@@ -49,8 +52,6 @@ class OrganismTrainingError(ConceptPatchError):
 
 def needs_training(suite: Any) -> bool:
     """Whether ``suite`` names an organism that is not in the cache yet."""
-    from conceptpatch.organism import organism_dir
-
     model = getattr(suite, "model", None)
     if not isinstance(model, ModelSection) or model.organism is None:
         return False
@@ -60,7 +61,6 @@ def needs_training(suite: Any) -> bool:
 
 def _train(variant: str, seed: int, out: str) -> None:
     """The training process: train into ``out``; one JSON line on stdout per checkpoint."""
-    from conceptpatch.organism import get_recipe
     from conceptpatch.organism.train import train
 
     events = sys.stdout
@@ -89,8 +89,6 @@ def _child(*args: str, stdin: bytes | None = None) -> subprocess.Popen:
     """``python -m conceptpatch.train_and_compute ARGS`` (a fresh interpreter: no __main__
     re-import); a training child gets the kernels of `conceptpatch.organism.portable` (same bits on
     every CPU), a computing child the environment of this process (the same kernels as shard 0)."""
-    from conceptpatch.organism.portable import portable_env
-
     lib = str(Path(__file__).resolve().parents[1])  # importable even from a source tree
     path = os.pathsep.join(p for p in (lib, os.environ.get("PYTHONPATH")) if p)
     env = portable_env() if args[:1] == ("train",) else {**os.environ, "PYTHONPATH": path}
@@ -146,8 +144,6 @@ def run_pipelined(
     resolved yet) goes through `train_and_run` first; whatever that leaves (everything, when it
     declines) the runner computes, so the store is the one ``compute.run_suite`` alone writes.
     """
-    from conceptpatch.results import Store, StoreDesign
-
     plain = suite.suite if isinstance(suite, Resolved) else suite
     Store(Path(store)).bind(StoreDesign.of(plain), replace=replace)
     whole = checkpoints is None and shard is None and not isinstance(suite, Resolved)
@@ -166,9 +162,7 @@ def train_and_run(suite: Any, store: str | Path, progress: bool = True,
     training). Returns True once the organism is in the cache and every unit of the suite is in
     the store.
     """
-    from conceptpatch.organism import claim_training, get_recipe
     from conceptpatch.organism.train import checkpoint_steps
-    from conceptpatch.resolve import resolve_organism
 
     if not needs_training(suite):
         return False
@@ -242,8 +236,6 @@ def train_and_run(suite: Any, store: str | Path, progress: bool = True,
 
 
 def _trained_dir(suite: Any) -> Path:
-    from conceptpatch.organism import organism_dir
-
     return organism_dir(str(suite.model.organism), suite.model.organism_seed)
 
 

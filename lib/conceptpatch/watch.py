@@ -40,9 +40,11 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from conceptpatch.config.suite import Suite
-from conceptpatch.errors import ConceptPatchError, StoreError, SuiteError
-from conceptpatch.resolve import Resolved
+from conceptpatch.claims_command import gate_checkpoints, missing_units, resolve_stored, run_claims
+from conceptpatch.config.suite import Suite, load_suite
+from conceptpatch.errors import ConceptPatchError, StoreError, SuiteError, first_line
+from conceptpatch.files import atomic_write, check_out_dir
+from conceptpatch.resolve import Resolved, resolve, suite_checkpoints
 
 __all__ = ["POLL", "SETTLE", "GateRecord", "incomplete", "seconds_arg", "stop_on_signals",
            "watch"]
@@ -263,7 +265,6 @@ class _Job:
 def _record(job: _Job, checkpoint: Any, status: str, code: int | None, reason: str,
             report: Path | None) -> GateRecord:
     """The outcome of ``checkpoint``, written atomically to its ``watch.json``."""
-    from conceptpatch.files import atomic_write
     from conceptpatch.results import unit_folder
 
     record = GateRecord(checkpoint.name, checkpoint.step, status, code, reason,
@@ -278,14 +279,7 @@ def _record(job: _Job, checkpoint: Any, status: str, code: int | None, reason: s
 def _gate(job: _Job, checkpoint: Any) -> GateRecord | None:
     """Compute ``checkpoint``'s units, then gate it; None when it must wait (an earlier
     checkpoint of its gate window has no units yet) or the watch was stopped meanwhile."""
-    from conceptpatch.claims_command import (
-        gate_checkpoints,
-        missing_units,
-        resolve_stored,
-        run_claims,
-    )
     from conceptpatch.compute import run_suite
-    from conceptpatch.errors import first_line
     from conceptpatch.results import unit_folder
 
     name, started = checkpoint.name, time.perf_counter()
@@ -383,9 +377,6 @@ def _event(record: GateRecord) -> str:
 def _start(suite_path: str | os.PathLike[str], store: Path, reports: Path) -> tuple[Any, Any]:
     """The suite (which must have ``model.glob``) and its resolution, the store and report
     folders checked: every problem that would hit each checkpoint alike is refused up front."""
-    from conceptpatch.config.suite import load_suite
-    from conceptpatch.files import check_out_dir
-    from conceptpatch.resolve import resolve
     from conceptpatch.results import Store, StoreDesign
 
     suite = load_suite(suite_path)
@@ -418,8 +409,6 @@ def watch(suite_path: str | os.PathLike[str], store: str | os.PathLike[str], *,
     ``stop`` is checked between checkpoints (a thread sets it); under `stop_on_signals` a
     signal also abandons the unit or gate in progress. ``on_record`` sees each outcome.
     """
-    from conceptpatch.resolve import suite_checkpoints
-
     if poll <= 0 and not once:
         raise ConceptPatchError(f"--poll {poll:g}: a watcher needs more than 0 s between looks"
                                 " at the glob: pass --poll 30, say (or --once)")

@@ -29,6 +29,7 @@ from statsmodels.stats.multitest import multipletests
 from conceptpatch import clustered, stats
 from conceptpatch.clustered import Estimate
 from conceptpatch.config.sections import ClaimsSection, section
+from conceptpatch.errors import SuiteError
 from conceptpatch.numbers import interval_text, p_text
 from conceptpatch.vocabulary import CATEGORIES, LABEL_TO_CATEGORY
 
@@ -264,8 +265,6 @@ def axes_from_suite(suite: Any, upto: str | None = None, n_layers: int | None = 
     names = [c.name for c in cks]
     if upto is not None:
         if upto not in names:
-            from conceptpatch.errors import SuiteError
-
             raise SuiteError(f"--new-checkpoint {upto!r} is not a checkpoint of the suite: "
                              f"choose one of {', '.join(names)}")
         cks = cks[: names.index(upto) + 1]

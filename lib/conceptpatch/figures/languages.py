@@ -7,6 +7,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from conceptpatch.claims.common import Design
+from conceptpatch.claims.unseen import BOUND, FAILURE_KINDS
 from conceptpatch.figures.common import (
     BAND_TEXT,
     CATEGORY_COLOURS,
@@ -34,8 +35,6 @@ def unseen_bars(results: pd.DataFrame, design: Design | None = None,
                 position: str = "last") -> Plot:
     """Exact rate into seen and unseen output languages, and what the failures are, at the
     final checkpoint and the band layer where the seen languages patch best (unseen language)."""
-    from conceptpatch.claims.unseen import BOUND, FAILURE_KINDS
-
     design = declared_design(design)
     final = final_checkpoint(results)
     title = "Unseen output languages: exact rate and failure mix"

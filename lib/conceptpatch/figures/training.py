@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from conceptpatch.claims.common import Design
+from conceptpatch.claims.common import Design, axes_from_results, reference_checkpoint
 from conceptpatch.figures.common import (
     BAND_TEXT,
     CLAIM_SIZE,
@@ -138,8 +138,6 @@ def claim_curves(results: pd.DataFrame, design: Design | None = None,
                  position: str = "last") -> Plot:
     """Exact rate over training at the best layer of the declared band against the unpatched
     rates, the early-training window shaded (early emergence, stability, the gate)."""
-    from conceptpatch.claims.common import axes_from_results, reference_checkpoint
-
     design = declared_design(design)
     title = "Exact rate over training"
     layer = band_best_layer(results, design, "seen", position)

@@ -26,6 +26,7 @@ from typing import Any
 
 from conceptpatch.errors import CheckpointError, first_line
 from conceptpatch.files import atomic_write, share_tree, shared_mkdtemp
+from conceptpatch.fingerprint import cached_sha256
 from conceptpatch.paths import cache_root
 from conceptpatch.sources.checkpoint import Checkpoint
 from conceptpatch.sources.entry import entry_checkpoint
@@ -275,8 +276,6 @@ def _unconvertible(checkpoint: str, path: Path, text: str) -> CheckpointError:
 def dequantized_dir(checkpoint: str, path: str | None, package: str | None, root: Path) -> Path:
     """The cached safetensors directory of a GGUF checkpoint, converted on first use."""
     from filelock import FileLock
-
-    from conceptpatch.fingerprint import cached_sha256
 
     _require("gguf", "gguf")
     _require("accelerate", "accelerate")
