@@ -75,8 +75,10 @@ def gate_checkpoints(resolved: Any, new_checkpoint: str | None) -> list[str] | N
     return upto[-(window + 1):]
 
 
-def missing_units(resolved: Any, store: Path, checkpoints: Sequence[str] | None) -> list[str]:
-    """``checkpoint/setting`` of each unit of the suite (or ``checkpoints``) the store lacks;
+def missing_units(resolved: Any, store: Path, checkpoints: Sequence[str] | None,
+                  pairings: int | None = None) -> list[str]:
+    """``checkpoint/setting`` of each unit of the suite (or ``checkpoints``) the store lacks
+    (a sequential design's: holds with fewer than ``pairings`` pairings, default its whole plan);
     a store bound to another design is a `StoreError` (its units are none of the suite's)."""
     from conceptpatch.compute import plan_units
     from conceptpatch.results import Store, StoreDesign
@@ -85,7 +87,7 @@ def missing_units(resolved: Any, store: Path, checkpoints: Sequence[str] | None)
     if target.root.is_dir():
         target.check_design(StoreDesign.of(resolved.suite))
     return [f"{u.checkpoint.name}/{u.setting}" for u in plan_units(resolved, checkpoints)
-            if not target.has(u.checkpoint.name, u.setting, digest)]
+            if not target.has(u.checkpoint.name, u.setting, digest, pairings)]
 
 
 def _missing_error(resolved: Any, store: Path, missing: list[str]) -> MissingUnits:
@@ -126,18 +128,22 @@ def resolve_stored(suite: Suite, store: Path) -> Resolved:
     return dataclasses.replace(resolved, checkpoints=tuple(merged))
 
 
-def stored_results(suite: Suite, store: Path, checkpoints: Sequence[str] | None) -> pd.DataFrame:
+def stored_results(suite: Suite, store: Path, checkpoints: Sequence[str] | None,
+                   pairings: int | None = None) -> pd.DataFrame:
     """The suite's results table read from the store alone: nothing is built, trained, loaded,
-    computed or written (a read-only store works); a missing unit raises `MissingUnits`."""
+    computed or written (a read-only store works); a missing unit raises `MissingUnits`.
+    ``pairings``: a sequential design's look, whose first pairings are read."""
     from conceptpatch.compute import plan_units
     from conceptpatch.results import Store, conform
+    from conceptpatch.trial_ids import first_pairings
 
     resolved = resolve_stored(suite, store)
-    missing = missing_units(resolved, store, checkpoints)
+    missing = missing_units(resolved, store, checkpoints, pairings)
     if missing:
         raise _missing_error(resolved, Path(store), missing)
-    return conform(Store(Path(store)).load(
+    table = conform(Store(Path(store)).load(
         (u.checkpoint.name, u.setting) for u in plan_units(resolved, checkpoints)))
+    return table if pairings is None else conform(first_pairings(table, pairings, suite.trials))
 
 
 def _precheck(suite: Suite, store: Path, new_checkpoint: str | None, no_compute: bool) -> None:
@@ -156,8 +162,9 @@ def _precheck(suite: Suite, store: Path, new_checkpoint: str | None, no_compute:
             raise
         return
     checkpoints = gate_checkpoints(resolved, new_checkpoint)
-    if no_compute:
-        missing = missing_units(resolved, store, checkpoints)
+    if no_compute:  # a sequential design needs its first stage; later ones are read if held
+        first = suite.stages[0] if suite.stages is not None and new_checkpoint is None else None
+        missing = missing_units(resolved, store, checkpoints, first)
         if missing:
             raise _missing_error(resolved, store, missing)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import gc
+import json
 import platform
 import time
 import warnings
@@ -29,7 +30,7 @@ from conceptpatch.engine.capture import StateCache, concept_latents
 from conceptpatch.engine.checkpoints import LoadedModel, load_checkpoint
 from conceptpatch.engine.patching import UNPATCHED, patched_sweep, width_of
 from conceptpatch.engine.positions import quote_merges
-from conceptpatch.errors import SuiteError
+from conceptpatch.errors import StoreError, SuiteError
 from conceptpatch.fingerprint import fingerprint
 from conceptpatch.lexicons.constructed import unknown_pieces
 from conceptpatch.prompts import Prompt
@@ -39,6 +40,7 @@ from conceptpatch.results import Store, StoreDesign, clash_problems, conform
 from conceptpatch.scoring import categorize
 from conceptpatch.sources.checkpoint import Checkpoint
 from conceptpatch.tokenizer import load_tokenizer
+from conceptpatch.trial_ids import first_pairings
 from conceptpatch.trials import (
     Trial,
     check_design,
@@ -439,6 +441,7 @@ def run_suite(
     progress: bool = True,
     shard: tuple[int, int] | None = None,
     replace: bool = False,
+    upto: int | None = None,
 ) -> pd.DataFrame:
     """Compute the suite's missing units into ``store`` and return the suite's results table.
 
@@ -446,6 +449,10 @@ def run_suite(
     (`conceptpatch.train_and_compute.run_pipelined` trains it beside the computing instead). A store
     holding another design's units is refused (`conceptpatch.results.Store.bind`) unless
     ``replace``, which deletes them first.
+
+    A sequential design (``sample.stages``) computes its units up to ``upto`` pairings (default:
+    the whole plan): a stored unit holding fewer is extended by its missing pairings only, its
+    stored rows kept as they are, and the table returned holds the first ``upto`` pairings.
     """
     if isinstance(suite, Resolved):
         resolved, suite = suite, suite.suite
@@ -455,8 +462,9 @@ def run_suite(
     target = Store(Path(store))
     target.bind(StoreDesign.of(suite), replace=replace)
     digest = suite.settings_hash()
-    missing = [u for u in units if not target.has(u.checkpoint.name, u.setting, digest)]
-    trials = suite_trials(resolved) if missing else ()
+    upto = _upto(suite, upto)
+    missing = [u for u in units if not target.has(u.checkpoint.name, u.setting, digest, upto)]
+    trials = tuple(t for t in suite_trials(resolved) if t.pairing < upto) if missing else ()
     with tqdm(
         total=len(missing) * len(trials), disable=not progress, unit="trial", desc=suite.name
     ) as bar:
@@ -465,9 +473,13 @@ def run_suite(
         for unit in missing:
             name = unit.checkpoint.name
             with target.lock(name, unit.setting):
-                if target.has(name, unit.setting, digest):  # another process did it meanwhile
+                if target.has(name, unit.setting, digest, upto):  # another process did it
                     bar.update(len(trials))
                     continue
+                stored = (target.stored_pairings(name, unit.setting, digest)
+                          if suite.stages is not None else 0)
+                todo = [t for t in trials if t.pairing >= stored]
+                bar.update(len(trials) - len(todo))
                 if lm is None or lm.checkpoint != unit.checkpoint:
                     _release(lm)
                     lm = None
@@ -475,10 +487,14 @@ def run_suite(
                     lm = load_checkpoint(unit.checkpoint, **suite.load_options)
                     check_tokenizer(lm, resolved, trials)
                     weights = fingerprint(unit.checkpoint)
+                if stored:
+                    _check_same_weights(target, unit, digest, weights)
                 started = time.perf_counter()
                 with organism_threads(suite):
-                    frame = run_unit(lm, resolved, unit.setting, trials, bar.update)
+                    frame = run_unit(lm, resolved, unit.setting, todo, bar.update)
                 seconds = time.perf_counter() - started
+                if stored:  # a later stage: the stored pairings kept as they are
+                    frame = _extended(target, unit, frame)
                 meta = {
                     "suite_hash": digest, "seed": suite.seed, "versions": versions(),
                     "query_merged": int(frame.attrs.get("query_merged", 0)),
@@ -486,12 +502,61 @@ def run_suite(
                     "suite": suite.name,
                     "checkpoint": _checkpoint_record(suite, unit.checkpoint),
                     **({"weights": weights} if weights is not None else {}),
+                    **({"pairings": upto, "planned": suite.trials}
+                       if suite.stages is not None else {}),
                 }  # fmt: skip
                 target.write(name, unit.setting, frame, meta)
                 target.write_timing(name, unit.setting, {
-                    "seconds": round(seconds, 3), "device": str(lm.device),
-                    "threads": torch.get_num_threads(), "host": platform.node(),
+                    "seconds": round(seconds, 3) + _stored_seconds(target, unit, stored),
+                    "device": str(lm.device), "threads": torch.get_num_threads(),
+                    "host": platform.node(),
+                    **({"pairings": upto} if suite.stages is not None else {}),
                 })
         _release(lm)
-    return conform(target.load((u.checkpoint.name, u.setting)
-                               for u in plan_units(resolved, checkpoints)))
+    table = conform(target.load((u.checkpoint.name, u.setting)
+                                for u in plan_units(resolved, checkpoints)))
+    return conform(first_pairings(table, upto, suite.trials))
+
+
+def _upto(suite: Suite, upto: int | None) -> int:
+    """The pairings to compute: ``upto`` (a sequential design's look), default the whole plan."""
+    if upto is None:
+        return suite.trials
+    if suite.stages is None or upto not in suite.stages:
+        raise ValueError(f"upto={upto} is not a stage of suite {suite.name!r} ({suite.stages})")
+    return upto
+
+
+def _check_same_weights(target: Store, unit: Unit, digest: str, weights: str | None) -> None:
+    """Refuse to extend a unit whose stored stages were computed on other weights: a table
+    mixing two models' trials would be read as one model's."""
+    meta = target.unit_meta(unit.checkpoint.name, unit.setting) or {}
+    before = meta.get("weights")
+    if before is not None and weights is not None and before != weights:
+        raise StoreError(
+            f"checkpoint {unit.checkpoint.name!r} has changed since its first stages were stored"
+            f" in {str(target.root)!r} (weights {str(before)[:12]} then, {weights[:12]} now):"
+            " a later stage would mix two models' trials; restore the checkpoint, use another"
+            " --store, or run with --replace to start the store again")
+
+
+def _extended(target: Store, unit: Unit, frame: pd.DataFrame) -> pd.DataFrame:
+    """A unit's stored rows with the new stage's ``frame`` added, in the unit's row order."""
+    stored = target.load([(unit.checkpoint.name, unit.setting)])
+    both = pd.concat([stored, conform(frame)], ignore_index=True)
+    out = conform(both.sort_values(["layer", "trial"], kind="stable"))
+    before = (target.unit_meta(unit.checkpoint.name, unit.setting) or {}).get("query_merged", 0)
+    out.attrs["query_merged"] = int(before or 0) + int(frame.attrs.get("query_merged", 0))
+    return out
+
+
+def _stored_seconds(target: Store, unit: Unit, stored: int) -> float:
+    """Seconds the unit's earlier stages took (its timing record), so the record stays the
+    whole unit's."""
+    if not stored:
+        return 0.0
+    path = target.unit_path(unit.checkpoint.name, unit.setting).with_suffix(".timing.json")
+    try:
+        return float(json.loads(path.read_text(encoding="utf-8")).get("seconds", 0.0))
+    except (OSError, ValueError, AttributeError):
+        return 0.0

@@ -9,7 +9,9 @@ is used:
   value.
 - Verdict messages (``verdicts.json``, skip and failure messages of the claim tests):
   :func:`p_text` writes a p-value with two significant digits below 0.001 and three decimals
-  otherwise ("nan" when missing); :func:`interval_text` writes signed bounds, "[+0.120, +0.340]".
+  otherwise ("nan" when missing); :func:`interval_text` writes signed bounds, "[+0.120, +0.340]";
+  :func:`confidence_text` the confidence of bounds at a level ("95%", or "99.9911%" at a
+  sequential design's early look).
   These strings are stored: changing one changes every verdict message.
 - The terminal summary of the claim tests (``conceptpatch claims``, pytest): :func:`terminal_effect`
   writes an effect or bound signed with three decimals, :func:`terminal_p` a p- or q-value with two
@@ -23,7 +25,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["MISSING", "cell", "interval_text", "p_cell", "p_text", "terminal_effect", "terminal_p"]
+__all__ = ["MISSING", "cell", "confidence_text", "interval_text", "p_cell", "p_text",
+           "terminal_effect", "terminal_p"]
 
 #: What a table cell shows for a missing, non-numeric or non-finite value.
 MISSING = "—"
@@ -57,6 +60,16 @@ def p_text(p: float | None) -> str:
 def interval_text(low: float, high: float) -> str:
     """Bounds in a verdict message, signed with three decimals: "[-0.050, +0.210]"."""
     return f"[{low:+.3f}, {high:+.3f}]"
+
+
+def confidence_text(alpha: float) -> str:
+    """The confidence of one-sided bounds at level ``alpha``: whole percents when that is exact
+    ("95%"), else enough decimals to show alpha's first two significant digits ("99.9911%")."""
+    percent = 100 * alpha
+    if abs(percent - round(percent)) < 1e-9:
+        return f"{1 - alpha:.0%}"
+    decimals = max(1, 1 - math.floor(math.log10(percent)))
+    return f"{100 - percent:.{decimals}f}%"
 
 
 def terminal_effect(value: float | None) -> str:

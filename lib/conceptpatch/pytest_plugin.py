@@ -65,6 +65,7 @@ _AXES = pytest.StashKey[claims.Axes]()
 _VERDICTS = pytest.StashKey[list[dict[str, Any]]]()
 _REPORT = pytest.StashKey[str]()
 _CONTROL = pytest.StashKey[Any]()
+_STAGED = pytest.StashKey[Any]()  # a sequential run's `conceptpatch.staged.Staged`
 
 
 #: The default ``--cp-suite``, relative to the working directory (a clone's root).
@@ -235,15 +236,42 @@ def _results(config: pytest.Config) -> Any:
         capture = config.pluginmanager.getplugin("capturemanager")
         # The first run may train the organism and compute for many minutes: show its progress.
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            df = config.hook.pytest_conceptpatch_results(
-                config=config, suite=_suite(config), store=_store(config),
-                checkpoints=checkpoints)
+            if _sequential(config):
+                df = _run_staged(config)
+            else:
+                df = config.hook.pytest_conceptpatch_results(
+                    config=config, suite=_suite(config), store=_store(config),
+                    checkpoints=checkpoints)
         df = labelled(df, _store(config))
         _check_weights(config, sorted(set(df["checkpoint"])) if "checkpoint" in df else [])
         keys = [c for c in ("checkpoint", "setting", "layer", "output_lang", "trial")
                 if c in df.columns]
         config.stash[_RESULTS] = df.sort_values(keys, kind="stable").reset_index(drop=True)
     return config.stash[_RESULTS]
+
+
+def _sequential(config: pytest.Config) -> bool:
+    """Whether the run is a sequential design's (``sample.stages``; the gate never is)."""
+    suite = _suite(config)
+    return (getattr(suite, "stages", None) is not None and hasattr(suite, "settings_hash")
+            and config.stash[_OPTIONS].new_checkpoint is None)
+
+
+def _run_staged(config: pytest.Config) -> Any:
+    """Compute and test stage by stage (`conceptpatch.staged`); the rows of the last look run."""
+    from conceptpatch.staged import run_staged
+
+    suite, store, opts = _suite(config), _store(config), config.stash[_OPTIONS]
+    if opts.control_suite is not None:
+        raise pytest.UsageError(
+            "conceptpatch: --control-suite contrasts two fixed designs, and this suite is"
+            " sequential (sample.stages): drop sample.stages from it, or the control suite")
+    staged = run_staged(
+        suite, store, cases=lambda cid: claims.MODULES[cid].cases(_axes(config)),
+        alpha=opts.alpha, design=claims.Design.from_suite(suite), compute=not opts.no_compute,
+        table_of=lambda rows: claim_table(rows, suite, store), progress=True)
+    config.stash[_STAGED] = staged
+    return staged.table
 
 
 def _check_weights(config: pytest.Config, names: list[str]) -> None:
@@ -325,6 +353,13 @@ def results(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture(scope="session")
+def staged(request: pytest.FixtureRequest, results: Any) -> Any:
+    """A sequential suite's decisions (`conceptpatch.staged.Staged`: each case's verdict at the
+    look that decided it), or None for a fixed design."""
+    return request.config.stash.get(_STAGED, None)
+
+
+@pytest.fixture(scope="session")
 def design(request: pytest.FixtureRequest) -> claims.Design:
     """What the suite pre-declares for its claims (``[claims]``: band, reference, ...)."""
     return _axes(request.config).design
@@ -370,6 +405,9 @@ def check_verdict(request: pytest.FixtureRequest):
                "suite": str(getattr(suite, "name", "")), "suite_hash": _design_hash(suite),
                "expected": expected["verdict"] if expected else None,
                "expected_reason": expected["reason"] if expected else None}
+        staged = request.config.stash.get(_STAGED, None)
+        if staged is not None:  # the look that decided it (docs/verdicts.md)
+            rec.update(staged.record(claim_id, case))
         request.node.user_properties.append((VERDICT_PROPERTY, json.dumps(rec)))
         if expected is None:
             if verdict.verdict == "inconclusive" and _fails_inconclusive(request.config):
@@ -499,6 +537,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         for r in expected:
             tr.write_line(f"  expected {r['expected']}: {r['claim_id']}/{r['case']}: "
                           f"{r['expected_reason']}")
+        if _STAGED in config.stash:
+            tr.write_line(f"  sequential: {config.stash[_STAGED].summary()}")
         _write_no_case(terminalreporter, config)
     if _REPORT in config.stash:
         terminalreporter.write_sep("-", f"conceptpatch report: {config.stash[_REPORT]}")

@@ -32,7 +32,7 @@ from conceptpatch.errors import ConceptPatchError
 from conceptpatch.figures.tables import numeric_tables, units
 from conceptpatch.files import atomic_write
 from conceptpatch.fingerprint import weight_problems
-from conceptpatch.numbers import cell, p_cell
+from conceptpatch.numbers import cell, p_cell, p_text
 from conceptpatch.prompts import Template
 from conceptpatch.provenance import departures, installed_versions, provenance, suite_text
 from conceptpatch.resolve import resolve, suite_lexicon
@@ -115,8 +115,39 @@ def verdict_records(verdicts: Sequence[Any]) -> list[dict[str, str]]:
             "expected_met": bool(expected) and str(expected) == verdict,
             "message": str(v.get("message", "") or ""),
             "evidence": _evidence(v.get("evidence")),
+            "stage": _stage_text(v),
         })
     return rows
+
+
+def _stage_text(record: Mapping[str, Any]) -> str:
+    """Where a sequential design decided the case ("" for a fixed design's)."""
+    if record.get("stage") is None:
+        return ""
+    stages = list(record.get("stages") or [])
+    how = "decided" if record.get("verdict") in ("supported", "refuted") else "last look"
+    return (f"{how} at look {record['stage']} of {len(stages)} ({record.get('stage_pairings')}"
+            f" pairings, level {p_text(record.get('nominal_alpha'))})")
+
+
+def sequential_record(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A sequential design's run in lines for the report: its looks, where it stopped, which
+    cases it decided early and what it did not compute (empty for a fixed design)."""
+    staged = [r for r in records if r.get("stages")]
+    if not staged:
+        return []
+    stages = list(staged[0]["stages"])
+    run = max(int(r.get("stages_run") or 0) for r in staged)
+    early = [f"{r['claim_id']}/{r['case']}" for r in staged if r.get("decided_early")]
+    lines = [f"Pairings computed in stages of {', '.join(map(str, stages))}; after each, every"
+             " case tested at the level O'Brien-Fleming spending (Lan-DeMets) allots to that"
+             " look, a case kept once supported or refuted.",
+             f"Stopped after look {run} of {len(stages)} ({stages[run - 1]} pairings)"
+             + (f": pairings {stages[run - 1] + 1}-{stages[-1]} were not computed."
+                if run < len(stages) else ": every stage was computed.")]
+    if early:
+        lines.append(f"Decided before the last look ({len(early)}): {', '.join(early)}.")
+    return lines
 
 
 # ---- the claim blocks -------------------------------------------------------------------------
@@ -581,6 +612,7 @@ def build_records(results: pd.DataFrame, verdicts: Sequence[Any],
         "departures": departures(suite, int(results["checkpoint"].nunique())
                                  if "checkpoint" in results else None),
         "weights": weight_records(results, store),
+        "sequential": sequential_record(records),
         "versions": package_versions(),
     }
 

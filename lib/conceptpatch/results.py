@@ -373,9 +373,28 @@ class Store:
         meta = self.unit_meta(checkpoint, setting)
         return None if meta is None else meta.get("suite_hash")  # type: ignore[return-value]
 
-    def has(self, checkpoint: str, setting: str, suite_hash: str) -> bool:
-        """Whether the unit is stored with ``suite_hash``."""
-        return self.unit_hash(checkpoint, setting) == suite_hash
+    def has(self, checkpoint: str, setting: str, suite_hash: str,
+            pairings: int | None = None) -> bool:
+        """Whether the unit is stored with ``suite_hash``, complete: a sequential design's unit
+        (`stored_pairings`) holds its whole plan, or at least ``pairings`` pairings if given."""
+        meta = self.unit_meta(checkpoint, setting)
+        if meta is None or meta.get("suite_hash") != suite_hash:
+            return False
+        if "pairings" not in meta:  # a fixed design's unit: always whole
+            return True
+        wanted = meta.get("planned") if pairings is None else pairings
+        return int(meta["pairings"]) >= int(wanted or 0)
+
+    def stored_pairings(self, checkpoint: str, setting: str, suite_hash: str) -> int:
+        """How many pairings of a sequential design's unit are stored (0: none, or another
+        design's); a fixed design's unit has no count (`StoreError` if asked)."""
+        meta = self.unit_meta(checkpoint, setting)
+        if meta is None or meta.get("suite_hash") != suite_hash:
+            return 0
+        if "pairings" not in meta:
+            raise StoreError(f"unit {checkpoint}/{setting} of {str(self.root)!r} records no"
+                             " pairing count: it is a fixed design's; this is a bug, report it")
+        return int(meta["pairings"])
 
     @contextmanager
     def lock(self, checkpoint: str, setting: str) -> Iterator[None]:

@@ -136,8 +136,12 @@ def run_pipelined(
     progress: bool = True,
     shard: tuple[int, int] | None = None,
     replace: bool = False,
+    upto: int | None = None,
 ) -> pd.DataFrame:
     """`conceptpatch.compute.run_suite`, but a whole suite's missing organism trains beside it.
+
+    A sequential design's stage (``upto`` pairings) is computed alone: an organism it needs is
+    trained first (training beside it would compute every stage).
 
     The store is bound to the suite's design first (another design's units: an error before
     anything trains, unless ``replace``). A whole suite (no ``checkpoints``, no ``shard``, not
@@ -146,10 +150,12 @@ def run_pipelined(
     """
     plain = suite.suite if isinstance(suite, Resolved) else suite
     Store(Path(store)).bind(StoreDesign.of(plain), replace=replace)
-    whole = checkpoints is None and shard is None and not isinstance(suite, Resolved)
+    whole = (checkpoints is None and shard is None and upto is None
+             and not isinstance(suite, Resolved))
     if whole:
         train_and_run(suite, store, progress)
-    return compute.run_suite(suite, store, checkpoints, progress=progress, shard=shard)
+    return compute.run_suite(suite, store, checkpoints, progress=progress, shard=shard,
+                             upto=upto)
 
 
 def train_and_run(suite: Any, store: str | Path, progress: bool = True,

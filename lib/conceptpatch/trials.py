@@ -32,6 +32,7 @@ from conceptpatch.errors import SuiteError
 from conceptpatch.lexicons import Lexicon
 from conceptpatch.prompts import Pair, Prompt, build_prompt, sample_examples
 from conceptpatch.resolve import Resolved
+from conceptpatch.trial_ids import trial_id
 from conceptpatch.vocabulary import SETTINGS
 
 __all__ = [
@@ -329,7 +330,8 @@ def plan_trials(
             target, source = examples[index]
             if suite.shots == "per_pair":
                 target = _pair_examples(resolved, pair)
-            trials.append(Trial(t_index * len(pairings) + index, pair, c, d, target, index, source))
+            trials.append(Trial(trial_id(t_index, index, len(pairings)), pair, c, d, target,
+                                index, source))
     return tuple(trials)
 
 

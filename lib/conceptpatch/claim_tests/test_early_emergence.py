@@ -9,7 +9,9 @@ from conceptpatch.claims import emergence as claim
 
 
 @pytest.fixture(scope="module")
-def verdicts(results, alpha, design):
+def verdicts(results, alpha, design, staged):
+    if staged is not None:  # a sequential suite: each case as decided at its look
+        return staged.verdicts(claim.CLAIM.id)
     found = claim.evaluate(results, alpha or claim.CLAIM.alpha, design=design)
     return {v.case: v for v in found}
 

@@ -10,7 +10,9 @@ from conceptpatch.claims import phase_two as claim
 
 
 @pytest.fixture(scope="module")
-def verdicts(results, alpha, design, control_results):
+def verdicts(results, alpha, design, control_results, staged):
+    if staged is not None:  # a sequential suite: each case as decided at its look
+        return staged.verdicts(claim.CLAIM.id)
     found = claim.evaluate(results, alpha or claim.CLAIM.alpha, design=design,
                            control=control_results)
     return {v.case: v for v in found}

@@ -6,11 +6,17 @@ family-wise false-positive rate that Holm controls), for the regression gate a `
 (a false fail); in the paper's world a ``supported`` verdict (power). :func:`hit_rate` runs one
 check over seeded tables; ``tests/test_calibration.py`` asserts the rates and
 ``python -m conceptpatch.claims.calibration`` prints the table of docs/claims-and-statistics.md.
+
+With interim looks (`sequential_run`, ``--looks 25,50,100``) each table is read as a sequential
+design reads its store: the claim at each look's nominal level on the first pairings
+(`conceptpatch.claims.sequential.decide_looks`), a case kept once decided; a hit is a case
+decided ``check.hit`` at any look.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,10 +35,12 @@ from conceptpatch.claims import (
     stability,
     unseen,
 )
+from conceptpatch.claims.sequential import decide_looks, looks_of
 from conceptpatch.claims.simulate import World, simulate
+from conceptpatch.trial_ids import first_pairings
 
-__all__ = ["CHECKS", "POWER_TABLE", "Check", "hit_rate", "paper_world", "planned_power",
-           "power_at"]
+__all__ = ["CHECKS", "POWER_TABLE", "Check", "SequentialRate", "hit_rate", "paper_world",
+           "planned_power", "power_at", "sequential_run"]
 
 #: Power by trials per output language in the paper's world, written by
 #: ``python -m conceptpatch.claims.calibration --write-power`` (claim, trials, power, tables).
@@ -79,14 +87,17 @@ class Check:
     name: str
     claim: str
     world: World
-    evaluate: Callable[[pd.DataFrame], list]
+    evaluate: Callable[..., list]  # (table, alpha=0.05) -> verdicts
     hit: str = "supported"
     kind: str = "null"  # null: rate <= alpha; power: rate >= 0.8 where asserted
     must_power: bool = False
 
 
-def _ev(module, **kw) -> Callable[[pd.DataFrame], list]:
-    return lambda df: module.evaluate(df, 0.05, **kw)
+ALPHA = 0.05
+
+
+def _ev(module, **kw) -> Callable[..., list]:
+    return lambda df, alpha=ALPHA: module.evaluate(df, alpha, **kw)
 
 
 TWO = (("p1", 900, 1), ("p2", 1000, 2))
@@ -155,7 +166,7 @@ CHECKS: tuple[Check, ...] = (
             World(checkpoints=(("o1", 100, 1), ("o2", 200, 1), ("new", 300, 1)), n_layers=4,
                   seen=SEEN, unseen=(), settings=("seen",), rate=r, baseline=BASE,
                   concept_spread=0.4, concept_correlation=0.8, persistence=0.8),
-            lambda df: regression.evaluate(df, "new", 0.05), hit="refuted")
+            lambda df, alpha=ALPHA: regression.evaluate(df, "new", alpha), hit="refuted")
       for r in (0.05, 0.3, 0.6, 0.9)),
 )
 
@@ -167,6 +178,37 @@ def hit_rate(check: Check, tables: int, offset: int = 0) -> float:
         found = check.evaluate(simulate(check.world, seed))
         hits += any(v.verdict == check.hit for v in found)
     return hits / tables
+
+
+@dataclass(frozen=True)
+class SequentialRate:
+    """A check run with interim looks: the share of tables with a hit, and where they stopped."""
+
+    rate: float
+    mean_pairings: float  # pairings computed when the run stopped, averaged over tables
+    stopped: tuple[int, ...]  # tables stopping after each look
+    tables: int
+
+
+def sequential_run(check: Check, stages: Sequence[int], tables: int,
+                   offset: int = 0) -> SequentialRate:
+    """``check`` over ``tables`` seeded tables of its world at ``stages[-1]`` pairings, each
+    read look by look as a sequential design does (``check.hit`` at any look counts)."""
+    looks = looks_of(tuple(stages))
+    world = dataclasses.replace(check.world, trials=stages[-1])
+    hits, pairings, stopped = 0, 0, [0] * len(looks)
+    for seed in range(offset, offset + tables):
+        df = simulate(world, seed)
+
+        def at(look, df=df):
+            rows = first_pairings(df, look.pairings, world.trials)
+            return check.evaluate(rows, look.level(ALPHA))
+
+        decisions, run = decide_looks(looks, at, lambda _claim: ALPHA)
+        hits += any(d.verdict.verdict == check.hit for d in decisions.values())
+        pairings += looks[run - 1].pairings
+        stopped[run - 1] += 1
+    return SequentialRate(hits / tables, pairings / tables, tuple(stopped), tables)
 
 
 def power_at(claim: str, trials: int, tables: int = 100, concepts: int = 120) -> float:
@@ -202,7 +244,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, nargs="*", default=[25, 50, 100, 200])
     parser.add_argument("--write-power", action="store_true",
                         help=f"also write the power table to {POWER_TABLE.name}")
+    parser.add_argument("--looks", type=lambda text: [int(x) for x in text.split(",")],
+                        help="pairings at each look (25,50,100): the fixed design beside the"
+                             " sequential one, instead of the tables above")
+    parser.add_argument("--processes", type=int, default=1)
     args = parser.parse_args(argv)
+    if args.looks:
+        _sequential_table(args.looks, args.tables, args.power_tables, args.processes)
+        return
     print("| claim | world | kind | rate | tables |\n|---|---|---|--:|--:|")
     for check in CHECKS:
         n = args.tables if check.kind == "null" else args.power_tables
@@ -219,6 +268,34 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.write_power:
         pd.DataFrame(found, columns=["claim", "trials", "power", "tables"]).to_csv(
             POWER_TABLE, index=False)
+
+
+def _both(index: int, stages: tuple[int, ...], tables: int) -> tuple[float, SequentialRate]:
+    """Check ``index`` of `CHECKS` on the same seeded tables: fixed design, then sequential."""
+    check = CHECKS[index]
+    world = dataclasses.replace(check.world, trials=stages[-1])
+    fixed = hit_rate(dataclasses.replace(check, world=world), tables)
+    return fixed, sequential_run(check, stages, tables)
+
+
+def _sequential_table(stages: Sequence[int], tables: int, power_tables: int,
+                      processes: int) -> None:
+    """Print every check with the fixed design and with looks at ``stages`` (markdown)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = [(i, tuple(stages), tables if c.kind == "null" else power_tables)
+            for i, c in enumerate(CHECKS) if c.claim != "regression"]
+    looks = ", ".join(map(str, stages))
+    print(f"| claim | world | kind | fixed ({stages[-1]}) | sequential ({looks}) | mean pairings"
+          " | stopped at each look | tables |\n|---|---|---|--:|--:|--:|---|--:|")
+    with ProcessPoolExecutor(processes) as pool:
+        futures = [pool.submit(_both, *job) for job in jobs]
+        for (i, _, n), future in zip(jobs, futures, strict=True):
+            fixed, seq = future.result()
+            check = CHECKS[i]
+            print(f"| {check.claim} | {check.name} | {check.kind} | {fixed:.3f} | {seq.rate:.3f} |"
+                  f" {seq.mean_pairings:.1f} | {' / '.join(map(str, seq.stopped))} | {n} |",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from conceptpatch import clustered, stats
 from conceptpatch.clustered import Estimate
 from conceptpatch.config.sections import ClaimsSection, section
 from conceptpatch.errors import SuiteError
-from conceptpatch.numbers import interval_text, p_text
+from conceptpatch.numbers import confidence_text, interval_text, p_text
 from conceptpatch.vocabulary import CATEGORIES, LABEL_TO_CATEGORY
 
 __all__ = [
@@ -535,7 +535,7 @@ def settle(draft: Draft, p_adj: float) -> Verdict:
     text = reading(verdict, d.high, claim.paper_effect, d.opposite, p_adj <= alpha)
     if d.caveat and verdict == "supported":
         text = f"{CAVEAT}: {d.caveat}"
-    msg = (f"{d.what}: effect {d.effect:+.3f}, one-sided {1 - alpha:.0%} bounds "
+    msg = (f"{d.what}: effect {d.effect:+.3f}, one-sided {confidence_text(alpha)} bounds "
            f"{interval_text(d.low, d.high)}, SESOI {sesoi}, paper {claim.paper_effect}; "
            f"p={p_text(d.p_raw)}, Holm p={p_text(p_adj)}, "
            f"n={d.n}{'; ' + d.opposite_text if d.opposite else ''} -> {verdict} ({text})")

@@ -24,6 +24,8 @@ import pandas as pd
 from scipy import special
 from scipy import stats as sps
 
+from conceptpatch.trial_ids import trial_id
+
 __all__ = ["World", "simulate", "synthetic_results"]
 
 RateFn = Callable[[int, str, int, str], float]
@@ -107,7 +109,8 @@ def _plan(world: World, rng: np.random.Generator) -> pd.DataFrame:
     c, d = _pairings(world, rng)
     n = len(c)
     parts = [pd.DataFrame({"output_lang": out, "input_lang": _input_language(world, out),
-                           "c": c, "d": d, "trial": o * n + np.arange(n, dtype=np.int64)})
+                           "c": c, "d": d,
+                           "trial": trial_id(o, np.arange(n, dtype=np.int64), n)})
              for o, out in enumerate(list(world.seen) + list(world.unseen))]
     return pd.concat(parts, ignore_index=True)
 

@@ -55,6 +55,8 @@ TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
                  "a number in (0, 1]"),
     "str_or_strs": (lambda v: isinstance(v, str) or str_list(v), "a string or a list of strings"),
     "int_or_all": (lambda v: v == "all" or is_int(v), '"all" or an integer'),
+    "stages": (lambda v: is_int(v) or (isinstance(v, list) and v and all(is_int(x) for x in v)),
+               "a number of looks (an integer) or a list of pairing counts"),
     "table": (lambda v: isinstance(v, dict), 'an inline table such as {code = "qcl", seed = 0}'),
 }
 
@@ -85,7 +87,7 @@ SCHEMA: dict[str, dict[str, str]] = {
         "layers": "layers", "position": "str", "settings": "strs", "max_new_tokens": "int",
         "source_pairs": "int_or_all", "seen_sources": "str",
     },
-    "sample": {"trials": "int", "target_pairs": "strs", "pairing": "str"},
+    "sample": {"trials": "int", "target_pairs": "strs", "pairing": "str", "stages": "stages"},
     "claims": {
         "band": "band", "reference": "str", "early_fraction": "fraction",
         "high_resource": "strs", "low_resource": "strs", "gate_window": "int",

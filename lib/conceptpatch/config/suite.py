@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -67,6 +68,7 @@ __all__ = [
     "Suite",
     "load_suite",
     "parse_suite",
+    "stage_pairings",
     "suite_layers",
 ]
 
@@ -74,6 +76,8 @@ __all__ = [
 #: pairings, each crossed with every target pair, examples shared per pairing). Part of the
 #: settings hash, so stores of an older plan are never mixed in.
 TRIAL_PLAN = 3
+#: The most looks a sequential design (``sample.stages``) may take.
+MAX_LOOKS = 8
 Shots = Literal["per_trial", "per_pair"]
 SHOTS: tuple[str, ...] = get_args(Shots)
 #: Which pairs ``seen`` averages over: the paper's rule, or every pair into another output.
@@ -106,6 +110,7 @@ class Suite:
     source_pairs: int | None = None  # None: every eligible pair (the paper)
     seen_sources: SeenSources = "paper"
     trials: int = 100  # pairings, each crossed with every target pair
+    stages: tuple[int, ...] | None = None  # sequential: pairings at each look; None: fixed
     target_pairs: tuple[str, ...] | None = None  # "in-out"; None: one per output language
     pairing: Pairing = "token_disjoint"
     claims: ClaimsSection = field(default_factory=ClaimsSection)  # [claims]: pre-declared
@@ -156,6 +161,8 @@ class Suite:
             data.pop("constructed")
         else:
             data["constructed"] = asdict(self.constructed)
+        if self.stages is None:  # a fixed design: the data (and settings hash) it always had
+            data.pop("stages")
         return data
 
     def design_data(self) -> dict[str, Any]:
@@ -433,12 +440,44 @@ def _sample(table: Mapping[str, Any], seen: tuple[str, ...],
             unseen: tuple[str, ...]) -> dict[str, Any]:
     """``[sample]``: pairings, target pairs and how C and D are paired."""
     defaults = Suite.__dataclass_fields__
+    stages = table.get("stages")
+    trials = table.get("trials", stages[-1] if isinstance(stages, list) else
+                       defaults["trials"].default)
+    trials = _positive("sample.trials", trials)
     return {
-        "trials": _positive("sample.trials", table.get("trials", defaults["trials"].default)),
+        "trials": trials,
+        "stages": None if stages is None else stage_pairings(stages, trials),
         "target_pairs": _target_pairs(table.get("target_pairs"), seen, unseen),
         "pairing": _choice("sample.pairing", table.get("pairing", defaults["pairing"].default),
                            PAIRINGS),
     }
+
+
+def stage_pairings(value: int | list[int], trials: int) -> tuple[int, ...]:
+    """``sample.stages``: the pairings computed by each look of a sequential design, the last
+    being ``sample.trials``. An integer K halves back from ``trials``: K = 3 at 100 trials looks
+    at 25, 50 and 100 pairings."""
+    if isinstance(value, int):
+        if not 2 <= value <= MAX_LOOKS:
+            raise SuiteError(f"sample.stages = {value}: a sequential design has 2 to {MAX_LOOKS}"
+                             " looks; give their number or list their pairing counts")
+        looks = tuple(max(1, round(trials / 2 ** (value - 1 - i))) for i in range(value))
+        if len(set(looks)) < value:
+            raise SuiteError(f"sample.stages = {value} halves sample.trials = {trials} below one"
+                             " pairing: use fewer looks or more trials")
+        return looks
+    looks = tuple(value)
+    if len(looks) < 2 or len(looks) > MAX_LOOKS:
+        raise SuiteError(f"sample.stages {list(looks)}: a sequential design has 2 to {MAX_LOOKS}"
+                         " looks; list that many pairing counts (or drop the key: a fixed design)")
+    if looks[0] < 1 or any(b <= a for a, b in itertools.pairwise(looks)):
+        raise SuiteError(f"sample.stages {list(looks)} must increase from at least 1 pairing:"
+                         " list each look's pairings in order, e.g. [25, 50, 100]")
+    if looks[-1] != trials:
+        raise SuiteError(f"sample.stages {list(looks)} ends at {looks[-1]} pairings but"
+                         f" sample.trials (or --trials) is {trials}: the last look is the whole"
+                         " plan, so end the stages at it (or give the number of looks instead)")
+    return looks
 
 
 def _tables(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
