@@ -10,7 +10,8 @@ Writes ``sequential.json`` and ``sequential.md`` in ``--out`` and prints the mar
 models must be available (the organism is trained first if it is not cached; its training is
 not counted: it happens before either run).
 
-Usage: ``python benchmarks/sequential.py SUITE --out DIR [--stages 25,50,100]``.
+Usage: ``python benchmarks/sequential.py SUITE --out DIR [--stages 25,50,100]
+[--sequential-only]``.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("suite")
     parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--sequential-only", action="store_true",
+                        help="run the sequential design alone (compare with a fixed run of"
+                             " the same suite measured before: its figures are not ratios of"
+                             " one run)")
     parser.add_argument("--stages", default="3",
                         help="sample.stages of the sequential run: a count of looks or pairings"
                              " (25,50,100); default 3")
@@ -84,7 +89,11 @@ def main() -> None:
     staged = dataclasses.replace(fixed, stages=stages)
     args.out.mkdir(parents=True, exist_ok=True)
     resolve(fixed)  # trains a missing organism now, outside both measurements
-    f_verdicts, f_cost = _fixed(fixed, args.out / "store-fixed")
+    if args.sequential_only:
+        f_verdicts, f_cost = {}, {"cpu_s": float("nan"), "wall_s": float("nan"),
+                                  "pairings": fixed.trials}
+    else:
+        f_verdicts, f_cost = _fixed(fixed, args.out / "store-fixed")
     s_decisions, s_cost = _sequential(staged, args.out / "store-sequential")
     rows = []
     for key in sorted(set(f_verdicts) | set(s_decisions)):

@@ -5,8 +5,8 @@ Worlds and checks live in :mod:`conceptpatch.claims.calibration` (concepts reuse
 concept and concept x condition effects, trials that persist across checkpoints, training trends).
 A null check passes when the share of tables with any ``supported`` case (for the regression gate:
 any ``refuted`` one) is at most alpha plus 2.33 Monte-Carlo standard errors: 330 tables put that
-bound at 0.078, so an excess of 3 points over alpha fails. The slow tier runs 1,000 tables (bound
-0.066). Power at 100 trials per output language is asserted for the claims whose design must have
+bound at 0.078, so an excess of 3 points over alpha fails. The slow tier runs 660 tables (bound
+0.070). Power at 100 trials per output language is asserted for the claims whose design must have
 it, and recorded for the rest.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from conceptpatch.claims import calibration
 
 ALPHA = 0.05
-FAST, FULL, POWER = 330, 1000, 100
+FAST, FULL, POWER = 330, 660, 100
 NULLS = [c for c in calibration.CHECKS if c.kind == "null"]
 POWERS = [c for c in calibration.CHECKS if c.kind == "power"]
 
@@ -45,6 +45,38 @@ def test_false_positive_rate(check, record_property):
 @pytest.mark.parametrize("check", NULLS, ids=_id)
 def test_false_positive_rate_full(check, record_property):
     _null(check, FULL, record_property)
+
+
+LOOKS = (25, 50, 100)
+SEQUENTIAL = [c for c in NULLS if c.claim != "regression"]  # the gate is not sequential
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("check", SEQUENTIAL, ids=_id)
+def test_false_positive_rate_with_interim_looks(check, record_property):
+    found = calibration.sequential_run(check, LOOKS, FAST)
+    record_property("false_positive_rate", found.rate)
+    record_property("mean_pairings", found.mean_pairings)
+    limit = calibration.bound(ALPHA, FAST)
+    assert found.rate <= limit, (f"{_id(check)}: supported in {found.rate:.3f} of {FAST} null"
+                                 f" tables with looks at {LOOKS}")
+
+
+def test_interim_looks_read_the_first_pairings_of_one_table():
+    """The harness reads a look as the store does: the first pairings of the same table, at
+    the look's nominal level (a look at all pairings and level alpha is the fixed design)."""
+    check = SEQUENTIAL[0]
+    seen: list[tuple[int, float]] = []
+
+    def spy(df, alpha=ALPHA):
+        seen.append((int(df["trial"].nunique()), alpha))
+        return check.evaluate(df, alpha)
+
+    probe = calibration.Check(check.name, check.claim, check.world, spy)
+    calibration.sequential_run(probe, LOOKS, 1)
+    targets = len(check.world.seen) + len(check.world.unseen)
+    assert [n for n, _ in seen] == [25 * targets, 50 * targets, 100 * targets][: len(seen)]
+    assert seen[0][1] < 1e-3 and all(a < ALPHA for _, a in seen)
 
 
 @pytest.mark.parametrize("check", POWERS, ids=_id)

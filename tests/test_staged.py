@@ -141,3 +141,26 @@ def test_claims_decide_each_case_at_a_look_and_say_which(tmp_path):
             assert r["stage"] == r["stages_run"]  # an open case was looked at to the end
     report = (tmp_path / "out" / "index.html").read_text()
     assert "Sequential design" in report
+
+
+def test_the_notebook_api_decides_a_sequential_suite_as_the_command_does(tmp_path):
+    """`conceptpatch.verdicts` on a sequential suite's table: the looks the table holds, each
+    case with its look, through the same rule (`decide_looks`)."""
+    from conceptpatch.api import verdicts
+
+    staged = parse_suite(suite_data(**STAGED))
+    first = compute.run_suite(staged, tmp_path / "s", progress=False, upto=2)
+    found = verdicts(first, suite=staged)
+    assert set(found["stage"]) == {1} and set(found["stages_run"]) == {1}
+    whole = compute.run_suite(staged, tmp_path / "s", progress=False)
+    found = verdicts(whole, suite=staged)
+    assert set(found["stages_run"]) <= {1, 2} and found["stage_pairings"].isin([2, 4]).all()
+    assert (found["stages"].map(tuple) == (2, 4)).all()
+
+
+def test_check_prints_the_looks_and_their_levels(tmp_path, capsys):
+    from conceptpatch.cli import main
+
+    assert main(["check", str(write_suite(tmp_path, **STAGED))]) == 0
+    out = capsys.readouterr().out
+    assert "sequential: looks at 2, 4 pairings (nominal levels 0.0056, 0.048 at alpha 0.05" in out

@@ -27,6 +27,7 @@ import pandas as pd
 from torch import nn
 
 from conceptpatch.claims import MODULES, Design, axes_from_suite
+from conceptpatch.claims.sequential import decide_looks, evaluate_at, looks_of
 from conceptpatch.compute import run_unit
 from conceptpatch.config.suite import Suite, parse_suite
 from conceptpatch.engine.checkpoints import wrap_model
@@ -34,6 +35,7 @@ from conceptpatch.errors import SuiteError
 from conceptpatch.report import write_report
 from conceptpatch.resolve import resolve
 from conceptpatch.tables import claim_table, final_verdicts
+from conceptpatch.trial_ids import pairing_of
 from conceptpatch.trials import plan_trials
 
 __all__ = ["patch", "save_report", "suite_of_table", "verdicts"]
@@ -199,6 +201,8 @@ def verdicts(results: pd.DataFrame, alpha: float | None = None, design: Design |
     if new_checkpoint is not None:
         _check_gate(results, new_checkpoint)
     table = claim_table(results, suite, store)
+    if new_checkpoint is None and getattr(suite, "stages", None) is not None:
+        return _sequential_verdicts(table, suite, alpha, design)
     found = []
     for claim_id, module in MODULES.items():
         level = alpha or module.CLAIM.alpha
@@ -208,6 +212,26 @@ def verdicts(results: pd.DataFrame, alpha: float | None = None, design: Design |
             continue
         found += module.evaluate(table, level, design=design)
     return pd.DataFrame.from_records(final_verdicts(v.to_record() for v in found))
+
+
+def _sequential_verdicts(table: pd.DataFrame, suite: Suite, alpha: float | None,
+                         design: Design) -> pd.DataFrame:
+    """A sequential suite's verdicts as the claims command decides them: look by look over the
+    stages the table holds (`conceptpatch.claims.sequential.decide_looks`), each record with
+    its look."""
+    stages = tuple(suite.stages or ())
+    held = int(pairing_of(table["trial"], suite.trials).max()) + 1 if len(table) else 0
+    looks = tuple(x for x in looks_of(stages) if x.pairings <= held) or looks_of(stages)[:1]
+    claim_ids = [c for c in MODULES if c != "regression"]
+
+    def alpha_of(claim_id: str) -> float:
+        return alpha or MODULES[claim_id].CLAIM.alpha
+
+    decisions, run = decide_looks(
+        looks, lambda look: evaluate_at(table, look, suite.trials, claim_ids, alpha_of, design),
+        alpha_of)
+    records = [{**d.verdict.to_record(), **d.record(stages, run)} for d in decisions.values()]
+    return pd.DataFrame.from_records(final_verdicts(records))
 
 
 def save_report(results: pd.DataFrame, verdicts: pd.DataFrame, out_dir: str | Path, *,

@@ -294,6 +294,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
             f"a sample of {suite.source_pairs} pairs")
         print(f"  design: pairing {suite.pairing}; seen sources {suite.seen_sources} rule,"
               f" {sources}; {suite.max_new_tokens} new tokens")
+    if suite.stages is not None:
+        from conceptpatch.claims.sequential import looks_of
+
+        levels = ", ".join(f"{look.level(0.05):.2g}" for look in looks_of(suite.stages))
+        print(f"  sequential: looks at {', '.join(map(str, suite.stages))} pairings (nominal"
+              f" levels {levels} at alpha 0.05, O'Brien-Fleming spending); computing stops"
+              " once every case is decided")
     from conceptpatch.claims.calibration import planned_power
     from conceptpatch.claims.testable import untestable
 

@@ -66,6 +66,7 @@ _VERDICTS = pytest.StashKey[list[dict[str, Any]]]()
 _REPORT = pytest.StashKey[str]()
 _CONTROL = pytest.StashKey[Any]()
 _STAGED = pytest.StashKey[Any]()  # a sequential run's `conceptpatch.staged.Staged`
+_SELECTED = pytest.StashKey[set[str]]()  # the claim ids whose tests this session runs
 
 
 #: The default ``--cp-suite``, relative to the working directory (a clone's root).
@@ -266,8 +267,15 @@ def _run_staged(config: pytest.Config) -> Any:
         raise pytest.UsageError(
             "conceptpatch: --control-suite contrasts two fixed designs, and this suite is"
             " sequential (sample.stages): drop sample.stages from it, or the control suite")
+    selected = config.stash.get(_SELECTED, None)
+
+    def cases(claim_id: str) -> list[str]:  # the claims this session runs (-k, a file) only
+        if selected is not None and claim_id not in selected:
+            return []
+        return claims.MODULES[claim_id].cases(_axes(config))
+
     staged = run_staged(
-        suite, store, cases=lambda cid: claims.MODULES[cid].cases(_axes(config)),
+        suite, store, cases=cases,
         alpha=opts.alpha, design=claims.Design.from_suite(suite), compute=not opts.no_compute,
         table_of=lambda rows: claim_table(rows, suite, store), progress=True)
     config.stash[_STAGED] = staged
@@ -335,6 +343,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Note which claims the session runs: a sequential run waits for their cases only."""
+    if _OPTIONS not in session.config.stash:
+        return
+    session.config.stash[_SELECTED] = {
+        item.module.claim.CLAIM.id for item in session.items
+        if item.get_closest_marker("claim_cases") is not None
+        and hasattr(getattr(item, "module", None), "claim")}
 
 
 @pytest.fixture(scope="session")

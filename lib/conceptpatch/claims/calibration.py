@@ -134,9 +134,11 @@ CHECKS: tuple[Check, ...] = (
           must_power=True),
     # stability
     Check("change exactly at the margin", "stability",
-          World(checkpoints=(("a", 100, 1), ("b", 200, 1), ("c", 300, 1), ("d", 1000, 1)),
+          # one case: "c" (after the early window) moved by exactly the margin from the
+          # reference "d" (the last of the phase); "a" is early
+          World(checkpoints=(("a", 100, 1), ("c", 700, 1), ("d", 1000, 1)),
                 n_layers=8, layers=MID8, seen=SEEN, unseen=(), settings=("seen",),
-                rate=lambda c, s, j, g: 0.5 if c == 2 else 0.4, baseline=BASE, **HETERO),
+                rate=lambda c, s, j, g: 0.5 if c == 1 else 0.4, baseline=BASE, **HETERO),
           _ev(stability)),
     Check("paper", "stability", paper_world(), _ev(stability), kind="power"),
     # phase two
