@@ -168,7 +168,9 @@ def test_sigint_stops_cleanly_with_a_resume_message(tmp_path, tiny_suite_cache):
     reference = _reference(tmp_path, patch=ALL_SETTINGS)
     suite = write_suite(tmp_path, patch=ALL_SETTINGS)
     store, log = tmp_path / "store", tmp_path / "units.log"
-    proc = start(tmp_path, suite, store, tiny_suite_cache, log, slow=0.5)
+    # 2 s after each unit: four more units leave the SIGINT 8 s or more to land mid-run, also on
+    # a loaded machine (with 0.5 s it once arrived after the last unit, beside other jobs)
+    proc = start(tmp_path, suite, store, tiny_suite_cache, log, slow=2.0)
     assert wait_for(log, "written", 1, proc), proc.communicate()
     code, err = kill(proc, signal.SIGINT)
     assert code == 130, err
