@@ -143,7 +143,7 @@ def stored_results(suite: Suite, store: Path, checkpoints: Sequence[str] | None,
         raise _missing_error(resolved, Path(store), missing)
     table = conform(Store(Path(store)).load(
         (u.checkpoint.name, u.setting) for u in plan_units(resolved, checkpoints)))
-    return table if pairings is None else conform(first_pairings(table, pairings, suite.trials))
+    return table if pairings is None else first_pairings(table, pairings, suite.trials)
 
 
 def _precheck(suite: Suite, store: Path, new_checkpoint: str | None, no_compute: bool) -> None:

@@ -15,7 +15,7 @@ import json
 import platform
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -487,14 +487,15 @@ def run_suite(
                     lm = load_checkpoint(unit.checkpoint, **suite.load_options)
                     check_tokenizer(lm, resolved, trials)
                     weights = fingerprint(unit.checkpoint)
-                if stored:
-                    _check_same_weights(target, unit, digest, weights)
+                before = target.unit_meta(name, unit.setting) if stored else None
+                if before is not None:
+                    _check_same_weights(target, unit, before, weights)
                 started = time.perf_counter()
                 with organism_threads(suite):
                     frame = run_unit(lm, resolved, unit.setting, todo, bar.update)
                 seconds = time.perf_counter() - started
-                if stored:  # a later stage: the stored pairings kept as they are
-                    frame = _extended(target, unit, frame)
+                if before is not None:  # a later stage: the stored pairings kept as they are
+                    frame = _extended(target, unit, frame, before)
                 meta = {
                     "suite_hash": digest, "seed": suite.seed, "versions": versions(),
                     "query_merged": int(frame.attrs.get("query_merged", 0)),
@@ -515,7 +516,7 @@ def run_suite(
         _release(lm)
     table = conform(target.load((u.checkpoint.name, u.setting)
                                 for u in plan_units(resolved, checkpoints)))
-    return conform(first_pairings(table, upto, suite.trials))
+    return first_pairings(table, upto, suite.trials)
 
 
 def _upto(suite: Suite, upto: int | None) -> int:
@@ -527,10 +528,10 @@ def _upto(suite: Suite, upto: int | None) -> int:
     return upto
 
 
-def _check_same_weights(target: Store, unit: Unit, digest: str, weights: str | None) -> None:
-    """Refuse to extend a unit whose stored stages were computed on other weights: a table
-    mixing two models' trials would be read as one model's."""
-    meta = target.unit_meta(unit.checkpoint.name, unit.setting) or {}
+def _check_same_weights(target: Store, unit: Unit, meta: Mapping[str, object],
+                        weights: str | None) -> None:
+    """Refuse to extend a unit (stored with ``meta``) whose stages were computed on other
+    weights: a table mixing two models' trials would be read as one model's."""
     before = meta.get("weights")
     if before is not None and weights is not None and before != weights:
         raise StoreError(
@@ -540,13 +541,15 @@ def _check_same_weights(target: Store, unit: Unit, digest: str, weights: str | N
             " --store, or run with --replace to start the store again")
 
 
-def _extended(target: Store, unit: Unit, frame: pd.DataFrame) -> pd.DataFrame:
-    """A unit's stored rows with the new stage's ``frame`` added, in the unit's row order."""
+def _extended(target: Store, unit: Unit, frame: pd.DataFrame,
+              meta: Mapping[str, object]) -> pd.DataFrame:
+    """A unit's stored rows (stored with ``meta``) with the new stage's ``frame`` added, in the
+    unit's row order."""
     stored = target.load([(unit.checkpoint.name, unit.setting)])
     both = pd.concat([stored, conform(frame)], ignore_index=True)
     out = conform(both.sort_values(["layer", "trial"], kind="stable"))
-    before = (target.unit_meta(unit.checkpoint.name, unit.setting) or {}).get("query_merged", 0)
-    out.attrs["query_merged"] = int(before or 0) + int(frame.attrs.get("query_merged", 0))
+    merged = int(meta.get("query_merged", 0) or 0)  # type: ignore[call-overload]
+    out.attrs["query_merged"] = merged + int(frame.attrs.get("query_merged", 0))
     return out
 
 

@@ -33,7 +33,6 @@ class Staged:
     decisions: Mapping[tuple[str, str], Decision]
     looks_run: int
     table: pd.DataFrame
-    computed: int  # looks whose stage this run computed (0 with compute=False)
 
     def verdicts(self, claim_id: str) -> dict[str, Verdict]:
         """The claim's verdicts by case, each as decided at its look."""
@@ -46,8 +45,7 @@ class Staged:
 
     def summary(self) -> str:
         """The run in one line: the looks, where it stopped, what it did not compute."""
-        early = sum(d.decided and d.look.stage < len(self.stages)
-                    for d in self.decisions.values())
+        early = sum(d.decided_early for d in self.decisions.values())
         left = self.stages[self.looks_run:]
         rest = (f"stages of {', '.join(map(str, left))} pairings not computed" if left
                 else "every stage computed")
@@ -73,23 +71,20 @@ def run_staged(suite: Suite, store: Path, *, cases: Callable[[str], list[str]],
     if suite.stages is None:
         raise ValueError(f"suite {suite.name!r} has no sample.stages: it is a fixed design")
     looks = looks_of(suite.stages)
-    seen: dict[int, pd.DataFrame] = {}
-    computed = 0
+    last: list[pd.DataFrame] = []  # the rows of the latest look (the report shows them)
 
     def alpha_of(claim_id: str) -> float:
         return alpha or MODULES[claim_id].CLAIM.alpha
 
     def verdicts_at(look: Look) -> list[Verdict]:
-        nonlocal computed
         rows = _stage_rows(suite, store, look, compute, progress)
-        computed += compute
-        seen[look.stage] = rows
+        last[:] = [rows]
         claim_ids = [cid for cid in MODULES if cid != "regression" and cases(cid)]
         return evaluate_at(table_of(rows), look, suite.trials, claim_ids, alpha_of, design)
 
     available = looks if compute else _stored_looks(suite, store, looks)
     decisions, run = decide_looks(available, verdicts_at, alpha_of)
-    return Staged(tuple(suite.stages), decisions, run, seen[available[run - 1].stage], computed)
+    return Staged(tuple(suite.stages), decisions, run, last[0])
 
 
 def _stage_rows(suite: Suite, store: Path, look: Look, compute: bool,

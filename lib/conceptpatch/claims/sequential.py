@@ -163,12 +163,16 @@ class Decision:
     level: float
     decided: bool
 
+    @property
+    def decided_early(self) -> bool:
+        """Decided before the design's last look."""
+        return self.decided and self.look.stage < len(self.look.design)
+
     def record(self, stages: Sequence[int], looks_run: int) -> dict[str, object]:
         """What verdicts.json says of the sequential design for this case."""
         return {"stage": self.look.stage, "stage_pairings": self.look.pairings,
-                "nominal_alpha": self.level, "decided_early": self.decided
-                and self.look.stage < len(stages), "stages": list(stages),
-                "stages_run": looks_run}
+                "nominal_alpha": self.level, "decided_early": self.decided_early,
+                "stages": list(stages), "stages_run": looks_run}
 
 
 def decisive(verdict: Verdict, look: Look) -> bool:
